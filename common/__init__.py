@@ -1,0 +1,1 @@
+"""Small pieces every stage shares: user-facing errors, atomic writes, downloads."""

@@ -1,0 +1,46 @@
+"""Shared plumbing for the thin entry scripts at the repository root."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Callable, Sequence
+
+from common.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up chatter before it is imported.
+
+    The oneDNN/CUDA banners are noise for users of a CLI; real warnings still
+    reach Python logging.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def run_main(main: Callable[[Sequence[str] | None], int | None],
+             argv: Sequence[str] | None = None) -> int:
+    """Run `main(argv)` and map user errors and Ctrl-C to clean exits.
+
+    Returns the exit code instead of calling sys.exit so tests can call it.
+    """
+    try:
+        code = main(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return int(code or 0)
