@@ -1,0 +1,155 @@
+"""The SSD detector: preprocess -> feature maps -> box predictors -> decode + NMS.
+
+The three stages are separate methods (not one `call`) because training needs
+the raw predictions, evaluation and export need decoded detections, and the
+exporter wraps `preprocess` around a uint8 image input.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras
+from official.vision.utils.object_detection import box_list, faster_rcnn_box_coder
+
+from ssd import anchors as anchor_lib
+from ssd.box_predictor import ConvolutionalBoxPredictor
+from ssd.config import SsdConfig
+from ssd.feature_extractor import SsdMobileNetV1FeatureExtractor
+
+
+def _feature_map_sizes(extractor: tf_keras.Model, input_size: tuple[int, int]) -> list[tuple[int, int]]:
+    probe = tf.zeros([1, input_size[0], input_size[1], 3])
+    return [tuple(int(d) for d in f.shape[1:3]) for f in extractor(probe, training=False)]
+
+
+class SSDDetector(tf_keras.Model):
+    def __init__(self, config: SsdConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.feature_extractor = SsdMobileNetV1FeatureExtractor(
+            config.input_size, config.depth_multiplier, config.min_depth, config.feature_hyper)
+        self.box_predictor = ConvolutionalBoxPredictor(
+            config.num_classes, anchor_lib.num_anchors_per_location(config.anchors),
+            kernel_size=config.predictor_kernel_size, box_code_size=config.box_code_size,
+            class_prediction_bias_init=config.class_prediction_bias_init,
+            use_dropout=config.use_dropout,
+            dropout_keep_probability=config.dropout_keep_probability,
+            hyper=config.predictor_hyper)
+        self.feature_map_sizes = _feature_map_sizes(self.feature_extractor, config.input_size)
+        self.anchors_center_size = anchor_lib.generate_anchors(
+            config.anchors, self.feature_map_sizes, config.input_size)
+        self.anchors_corners = anchor_lib.center_size_to_corners(self.anchors_center_size)
+        self.box_coder = faster_rcnn_box_coder.FasterRcnnBoxCoder(config.box_coder.as_list())
+        if config.freeze_batchnorm:
+            freeze_batch_norm(self)
+        # Build all variables now so checkpoints can be restored before the first step.
+        self(tf.zeros([1, config.input_size[0], config.input_size[1], 3]), training=False)
+
+    @property
+    def num_anchors(self) -> int:
+        return int(self.anchors_corners.shape[0])
+
+    def preprocess(self, images: tf.Tensor) -> tf.Tensor:
+        """uint8/float RGB [B,H,W,3] in 0..255 -> float32 model input in [-1, 1].
+
+        Bilinear resize to the fixed input size without keeping aspect ratio,
+        like the OD API's fixed_shape_resizer.
+        """
+        return preprocess_images(images, self.config.input_size)
+
+    def call(self, images: tf.Tensor, training=None) -> dict[str, tf.Tensor]:
+        features = self.feature_extractor(images, training=training)
+        box_encodings, class_logits = self.box_predictor(features, training=training)
+        return {"box_encodings": box_encodings, "class_logits": class_logits}
+
+    def decode_boxes(self, box_encodings: tf.Tensor) -> tf.Tensor:
+        """[B, A, 4] encodings -> [B, A, 4] normalised (ymin, xmin, ymax, xmax)."""
+        batch = tf.shape(box_encodings)[0]
+        anchors = box_list.BoxList(tf.tile(tf.constant(self.anchors_corners), [batch, 1]))
+        flat = tf.reshape(box_encodings, [-1, self.config.box_code_size])
+        decoded = self.box_coder.decode(flat, anchors).get()
+        return tf.reshape(decoded, [batch, -1, 4])
+
+    def scores(self, class_logits: tf.Tensor) -> tf.Tensor:
+        """Per-class scores without the background column."""
+        if self.config.post_processing.score_converter == "SIGMOID":
+            probs = tf.sigmoid(class_logits)
+        else:
+            probs = class_logits
+        return probs[:, :, 1:]
+
+    def postprocess(self, outputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Decoded, per-class NMS'd detections (classes 0-based, OD API convention).
+
+        Single-class models use plain NMS (a TFLite builtin); several classes
+        use combined (per-class) NMS, as the OD API's batch_multiclass_nms does.
+        """
+        pp = self.config.post_processing
+        boxes = tf.clip_by_value(self.decode_boxes(outputs["box_encodings"]), 0.0, 1.0)
+        scores = self.scores(outputs["class_logits"])
+        max_total = pp.max_total_detections
+        if self.config.num_classes == 1:
+            return _single_class_nms(boxes, scores[:, :, 0], pp.score_threshold, pp.iou_threshold,
+                                     min(pp.max_detections_per_class, max_total))
+        nmsed = tf.image.combined_non_max_suppression(
+            boxes[:, :, None, :], scores, max_output_size_per_class=pp.max_detections_per_class,
+            max_total_size=max_total, iou_threshold=pp.iou_threshold,
+            score_threshold=pp.score_threshold, pad_per_class=False, clip_boxes=True)
+        return {
+            "detection_boxes": nmsed.nmsed_boxes,
+            "detection_scores": nmsed.nmsed_scores,
+            "detection_classes": nmsed.nmsed_classes,
+            "num_detections": tf.cast(nmsed.valid_detections, tf.float32),
+        }
+
+    def detect(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self.postprocess(self(self.preprocess(images), training=False))
+
+    def slim_variable_map(self) -> dict[str, tf.Variable]:
+        """Every variable under its Object Detection API checkpoint name."""
+        names = {f"FeatureExtractor/{k}": v
+                 for k, v in self.feature_extractor.slim_variable_map().items()}
+        names.update(self.box_predictor.slim_variable_map())
+        return names
+
+
+def preprocess_images(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """The one definition of model input normalisation, shared by training and inference."""
+    images = tf.image.resize(tf.cast(images, tf.float32), size, method="bilinear")
+    return images * (2.0 / 255.0) - 1.0
+
+
+def _single_class_nms(boxes, scores, score_threshold, iou_threshold, max_detections):
+    def one_image(args):
+        image_boxes, image_scores = args
+        selected, selected_scores, valid = tf.raw_ops.NonMaxSuppressionV5(
+            boxes=image_boxes, scores=image_scores, max_output_size=max_detections,
+            iou_threshold=iou_threshold, score_threshold=score_threshold,
+            soft_nms_sigma=0.0, pad_to_max_output_size=True)
+        picked = tf.gather(image_boxes, selected)
+        mask = tf.sequence_mask(valid, max_detections, dtype=tf.float32)
+        return picked * mask[:, None], selected_scores * mask, tf.cast(valid, tf.float32)
+
+    det_boxes, det_scores, num = tf.map_fn(
+        one_image, (boxes, scores),
+        fn_output_signature=(tf.TensorSpec([max_detections, 4], tf.float32),
+                             tf.TensorSpec([max_detections], tf.float32),
+                             tf.TensorSpec([], tf.float32)))
+    return {
+        "detection_boxes": det_boxes,
+        "detection_scores": det_scores,
+        "detection_classes": tf.zeros_like(det_scores),
+        "num_detections": num,
+    }
+
+
+def freeze_batch_norm(model: tf_keras.Model) -> None:
+    """Run every BatchNorm in inference mode with fixed statistics.
+
+    Small CPU batches give noisy batch statistics, and the COCO checkpoint's
+    statistics stand for folded weights; both argue for frozen batch norm.
+    In Keras 2, a non-trainable BatchNormalization layer always normalises with
+    its moving statistics.
+    """
+    for layer in model.submodules:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            layer.trainable = False

@@ -1,0 +1,1 @@
+"""Training, fine-tuning and evaluation around the `ssd` model."""
