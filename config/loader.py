@@ -1,0 +1,313 @@
+"""Load, check, override and save pipeline.config files.
+
+    from config.loader import load_pipeline
+    cfg = load_pipeline("ssd.config")          # pipeline_configs/ssd.config
+    cfg.model.ssd.num_classes                  # plain protobuf access
+
+Paths inside a config (`fine_tune_checkpoint`, `label_map_path`,
+`tf_record_input_reader.input_path`) are NOT rewritten: a relative path means
+relative to the current working directory of the process that uses it, as in
+the Object Detection API. The shipped configs assume the repository root as
+working directory. Use `config.views.resolve_path` / `config.views.input_files`
+to turn them into absolute paths.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+from google.protobuf import text_format
+
+from common.atomic import atomic_write_text
+from common.errors import UserError
+from config import locate as _locate
+from config import validation as _validation
+from config.pipeline_pb2 import TrainEvalPipelineConfig
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "pipeline_configs"
+CONFIG_SUFFIX = ".config"
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def display_path(path: PathLike) -> str:
+    """`path` relative to the working directory when it lies below it, else absolute."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p.resolve()) if p.is_absolute() or ".." in p.parts else str(p)
+
+
+def resolve_config_path(path_or_name: PathLike) -> Path:
+    """Find a config file.
+
+    A path that exists is used as given. A bare file name (no directory part)
+    that does not exist in the working directory is looked up in the repo's
+    pipeline_configs/, with ".config" appended if it has no suffix
+    ("ssd" -> pipeline_configs/ssd.config). Raises UserError if nothing matches.
+    """
+    raw = os.fspath(path_or_name)
+    if not raw.strip():
+        raise UserError("pipeline config: empty path")
+    given = Path(raw).expanduser()
+    if given.is_file():
+        return given
+    if given.exists():
+        raise UserError(f"pipeline config {raw}: not a file")
+    bare = "/" not in raw and os.sep not in raw
+    candidates: List[Path] = []
+    if bare:
+        candidates.append(CONFIG_DIR / raw)
+        if not raw.endswith(CONFIG_SUFFIX):
+            candidates.append(CONFIG_DIR / (raw + CONFIG_SUFFIX))
+    for cand in candidates:
+        if cand.is_file():
+            return cand
+    shipped = sorted(p.name for p in CONFIG_DIR.glob(f"*{CONFIG_SUFFIX}")) if CONFIG_DIR.is_dir() else []
+    hint = f"; shipped configs in {display_path(CONFIG_DIR)}/: {', '.join(shipped)}" if bare and shipped else ""
+    raise UserError(f"pipeline config {raw}: file not found{hint}")
+
+
+_UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "([^"]+)"')
+_POSITION = re.compile(r"^(\d+):(\d+) : ")
+_SOURCE_LINE = re.compile(r"^'[^\n]*?': ")  # text_format quotes the offending line
+
+
+def _parse_error_message(exc: text_format.ParseError, text: str, shown: str) -> str:
+    line, col = exc.GetLine(), exc.GetColumn()
+    msg = _SOURCE_LINE.sub("", _POSITION.sub("", str(exc)))
+    where = f"{shown}:{line}:{col}" if line else shown
+    m = _UNKNOWN_FIELD.search(msg)
+    if not m:
+        return f"{where}: {msg}"
+    type_name, field_name = m.group(1), m.group(2)
+    parent = ""
+    if line:
+        # The offending name is written at (line, col); its parent path names the block.
+        for key in _locate.iter_keys_at(_locate.field_locations(text), line, col):
+            if key[-1][0] == field_name and len(key) > 1:
+                parent = _locate.dotted(key[:-1])
+                break
+    try:
+        desc = TrainEvalPipelineConfig.DESCRIPTOR.file.pool.FindMessageTypeByName(type_name)
+        known = [f.name for f in desc.fields]
+    except KeyError:
+        known = []
+    short = type_name.rsplit(".", 1)[-1]
+    text_out = f'{where}: unknown field "{field_name}" in {parent or "the top level"} ({short})'
+    close = difflib.get_close_matches(field_name, known, n=1, cutoff=0.6)
+    if close:
+        text_out += f'; did you mean "{close[0]}"?'
+    elif known and len(known) <= 8:
+        text_out += f"; known fields: {', '.join(known)}"
+    return text_out
+
+
+def parse_pipeline(text: str, path: Optional[PathLike] = None) -> TrainEvalPipelineConfig:
+    """Parse pipeline.config text. Syntax errors and unknown fields raise
+    UserError as `file:line:col: ...`. No validation (see `validate`)."""
+    shown = display_path(path) if path is not None else "<config>"
+    config = TrainEvalPipelineConfig()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as exc:
+        raise UserError(_parse_error_message(exc, text, shown)) from None
+    return config
+
+
+def normalise(config: TrainEvalPipelineConfig) -> TrainEvalPipelineConfig:
+    """Fill in what the OD API derives at load time (in place; returns config).
+
+    * A fine_tune_checkpoint without fine_tune_checkpoint_type gets the type
+      from the legacy `from_detection_checkpoint` ("detection" if true, else
+      "classification"), as the OD API does.
+    """
+    tc = config.train_config
+    if tc.fine_tune_checkpoint and not tc.fine_tune_checkpoint_type:
+        tc.fine_tune_checkpoint_type = "detection" if tc.from_detection_checkpoint else "classification"
+    return config
+
+
+def validate(config: TrainEvalPipelineConfig, source_text: Optional[str] = None,
+             path: Optional[PathLike] = None) -> List[str]:
+    """Reject fields handtrack does not honour (see config/validation.py).
+
+    Raises UserError naming `file:line:col` and the field; returns the
+    warnings logged for fields accepted but ignored.
+    """
+    shown = display_path(path) if path is not None else None
+    return _validation.validate(config, source_text, shown)
+
+
+def loads_pipeline(text: str, path: Optional[PathLike] = None) -> TrainEvalPipelineConfig:
+    """parse_pipeline + validate + normalise on text already in memory."""
+    config = parse_pipeline(text, path)
+    validate(config, text, path)
+    return normalise(config)
+
+
+def load_pipeline(path_or_name: PathLike) -> TrainEvalPipelineConfig:
+    """Read, parse, validate and normalise a pipeline.config.
+
+    `path_or_name` is a path, or a bare name of a shipped config
+    ("ssd.config" or "ssd"; see resolve_config_path). Every problem a user
+    can fix (missing file, syntax error, unknown field, field or value
+    handtrack does not honour) raises UserError naming the file and line.
+    """
+    path = resolve_config_path(path_or_name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{display_path(path)}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise UserError(f"{display_path(path)}: cannot read: {exc.strerror or exc}") from None
+    config = loads_pipeline(text, path)
+    log.debug("loaded pipeline config %s", display_path(path))
+    return config
+
+
+def to_text(config: TrainEvalPipelineConfig) -> str:
+    """Text format of `config` (floats written in their shortest form)."""
+    return text_format.MessageToString(config)
+
+
+def save_pipeline(config: TrainEvalPipelineConfig, path: PathLike, *, header: Optional[str] = None) -> Path:
+    """Write `config` as text format to `path` atomically; returns the path.
+
+    `header` (optional) is written first as `#` comment lines.
+    """
+    text = to_text(config)
+    if header:
+        text = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()) + text
+    out = Path(path)
+    atomic_write_text(out, text)
+    return out
+
+
+def _positive_int(flag: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"--{flag}: must be a positive integer (got {value!r})")
+    return value
+
+
+def _nonempty_str(flag: str, value: object) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise UserError(f"--{flag}: must be a non-empty path (got {value!r})")
+    return os.fspath(value)
+
+
+def _paths(flag: str, value: Union[PathLike, Sequence[PathLike]]) -> List[str]:
+    items = [value] if isinstance(value, (str, os.PathLike)) else list(value)
+    if not items:
+        raise UserError(f"--{flag}: needs at least one path")
+    return [_nonempty_str(flag, v) for v in items]
+
+
+def apply_overrides(
+    config: TrainEvalPipelineConfig,
+    *,
+    num_steps: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    num_classes: Optional[int] = None,
+    learning_rate: Optional[float] = None,
+    fine_tune_checkpoint: Optional[PathLike] = None,
+    fine_tune_checkpoint_type: Optional[str] = None,
+    train_input_path: Optional[Union[PathLike, Sequence[PathLike]]] = None,
+    eval_input_path: Optional[Union[PathLike, Sequence[PathLike]]] = None,
+    label_map_path: Optional[PathLike] = None,
+) -> TrainEvalPipelineConfig:
+    """Return a copy of `config` with command-line overrides applied.
+
+    None leaves a field alone. Bad values raise UserError naming the flag
+    (`--num_steps: ...`); flags are expected to share these names.
+
+    * num_steps: train_config.num_steps. A cosine schedule whose total_steps
+      equalled the old num_steps follows the new one (its warmup_steps scaled
+      by the same factor), so a shorter run still decays fully.
+    * learning_rate: the peak rate of whichever schedule is configured
+      (constant learning_rate, exponential initial_learning_rate, cosine
+      learning_rate_base; the cosine warmup_learning_rate and exponential
+      burnin/min rates are scaled by the same factor, as the OD API does).
+    * train_input_path / eval_input_path: replace the input_path list (a path
+      or a list; globs allowed). label_map_path: both readers.
+    """
+    out = TrainEvalPipelineConfig()
+    out.CopyFrom(config)
+    tc = out.train_config
+
+    if num_steps is not None:
+        new = _positive_int("num_steps", num_steps)
+        old = tc.num_steps
+        opt = tc.optimizer.WhichOneof("optimizer")
+        if opt:
+            lr = getattr(tc.optimizer, opt).learning_rate
+            if lr.HasField("cosine_decay_learning_rate") and old and lr.cosine_decay_learning_rate.total_steps == old:
+                cos = lr.cosine_decay_learning_rate
+                cos.total_steps = new
+                cos.warmup_steps = min(new, round(cos.warmup_steps * new / old))
+                log.info("cosine schedule follows --num_steps: total_steps %d, warmup_steps %d",
+                         cos.total_steps, cos.warmup_steps)
+        tc.num_steps = new
+    if batch_size is not None:
+        tc.batch_size = _positive_int("batch_size", batch_size)
+    if num_classes is not None:
+        out.model.ssd.num_classes = _positive_int("num_classes", num_classes)
+    if learning_rate is not None:
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+            raise UserError(f"--learning_rate: must be a positive number (got {learning_rate!r})")
+        opt = tc.optimizer.WhichOneof("optimizer")
+        kind = getattr(tc.optimizer, opt).learning_rate.WhichOneof("learning_rate") if opt else None
+        if kind is None:
+            raise UserError("--learning_rate: the config has no train_config.optimizer learning_rate to override")
+        lr = getattr(getattr(tc.optimizer, opt).learning_rate, kind)
+        if kind == "constant_learning_rate":
+            lr.learning_rate = learning_rate
+        elif kind == "exponential_decay_learning_rate":
+            ratio = learning_rate / lr.initial_learning_rate if lr.initial_learning_rate else 1.0
+            lr.initial_learning_rate = learning_rate
+            if lr.HasField("burnin_learning_rate"):
+                lr.burnin_learning_rate *= ratio
+            if lr.HasField("min_learning_rate"):
+                lr.min_learning_rate *= ratio
+        elif kind == "cosine_decay_learning_rate":
+            ratio = learning_rate / lr.learning_rate_base if lr.learning_rate_base else 1.0
+            lr.learning_rate_base = learning_rate
+            lr.warmup_learning_rate = lr.warmup_learning_rate * ratio
+        else:
+            raise UserError(f"--learning_rate: cannot override a {kind} schedule")
+    if fine_tune_checkpoint is not None:
+        tc.fine_tune_checkpoint = _nonempty_str("fine_tune_checkpoint", fine_tune_checkpoint)
+    if fine_tune_checkpoint_type is not None:
+        allowed = _validation.FIELD_RULES["train_config.fine_tune_checkpoint_type"].allowed or ()
+        if fine_tune_checkpoint_type not in allowed:
+            raise UserError(f"--fine_tune_checkpoint_type: must be one of {', '.join(sorted(allowed))} "
+                            f"(got {fine_tune_checkpoint_type!r})")
+        tc.fine_tune_checkpoint_type = fine_tune_checkpoint_type
+        tc.ClearField("from_detection_checkpoint")
+    if train_input_path is not None:
+        reader = out.train_input_reader.tf_record_input_reader
+        del reader.input_path[:]
+        reader.input_path.extend(_paths("train_input_path", train_input_path))
+    if eval_input_path is not None:
+        if not out.eval_input_reader:
+            out.eval_input_reader.add()
+        reader = out.eval_input_reader[0].tf_record_input_reader
+        del reader.input_path[:]
+        reader.input_path.extend(_paths("eval_input_path", eval_input_path))
+    if label_map_path is not None:
+        value = _nonempty_str("label_map_path", label_map_path)
+        out.train_input_reader.label_map_path = value
+        if not out.eval_input_reader:
+            out.eval_input_reader.add()
+        for reader in out.eval_input_reader:
+            reader.label_map_path = value
+    _validation.validate(out, None, "overrides", log_warnings=False)
+    return normalise(out)

@@ -1,0 +1,153 @@
+"""Find where each field of a text-format protobuf file is written.
+
+`google.protobuf.text_format` keeps no source positions, so validation errors
+could not name a line. This module re-reads the text with a small tokenizer
+(same token rules as text_format's) and records the line and column of every
+field name, keyed by its path.
+
+A path is a tuple of `(field_name, index)` pairs from the root message, where
+`index` counts the earlier occurrences of that field name in the same parent
+message. That is the element's position in a repeated field (text_format
+appends in file order) and 0 for a singular field, so the path of any set
+field of the parsed message can be rebuilt by walking it.
+
+Only call this on text that `text_format.Parse` accepted: on malformed text it
+does its best and never raises.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+PathKey = Tuple[Tuple[str, int], ...]
+
+_TOKEN = re.compile(
+    r"(?P<space>\s+)"
+    r"|(?P<comment>#[^\n]*)"
+    r"|(?P<ident>[A-Za-z_][0-9A-Za-z_+-]*)"
+    r"|(?P<number>(?:[0-9+-]|\.[0-9])[0-9A-Za-z_.+-]*)"
+    r"|(?P<string>\"(?:[^\"\n\\]|\\.)*(?:\"|\\?$)|'(?:[^'\n\\]|\\.)*(?:'|\\?$))"
+    r"|(?P<symbol>.)",
+    re.MULTILINE,
+)
+
+
+class _Tok(NamedTuple):
+    text: str
+    kind: str
+    line: int  # 1-based
+    col: int   # 1-based
+
+
+def _tokenize(text: str) -> List[_Tok]:
+    tokens: List[_Tok] = []
+    line, line_start = 1, 0
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "symbol"
+        if kind not in ("space", "comment"):
+            tokens.append(_Tok(m.group(), kind, line, m.start() - line_start + 1))
+        newlines = m.group().count("\n")
+        if newlines:
+            line += newlines
+            line_start = m.start() + m.group().rindex("\n") + 1
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: List[_Tok]):
+        self.toks = tokens
+        self.i = 0
+        self.out: Dict[PathKey, Tuple[int, int]] = {}
+
+    def peek(self) -> Optional[_Tok]:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def at(self, *texts: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.text in texts
+
+    def message(self, prefix: PathKey, close: Optional[str]) -> None:
+        counts: Dict[str, int] = {}
+        while self.peek() is not None and not (close and self.at(close)):
+            start = self.i
+            self.field(prefix, counts)
+            if self.i == start:  # malformed input: never loop forever
+                self.i += 1
+        if close and self.at(close):
+            self.i += 1
+
+    def field(self, prefix: PathKey, counts: Dict[str, int]) -> None:
+        name_tok = self.peek()
+        assert name_tok is not None
+        if name_tok.text == "[":  # extension or Any type URL: [a.b.c]
+            parts = []
+            self.i += 1
+            while self.peek() is not None and not self.at("]"):
+                parts.append(self.toks[self.i].text)
+                self.i += 1
+            self.i += 1
+            name = "[" + "".join(parts) + "]"
+        elif name_tok.kind == "ident":
+            name = name_tok.text
+            self.i += 1
+        else:
+            self.i += 1
+            return
+        if self.at(":"):
+            self.i += 1
+        if self.at("["):  # list syntax: name: [v1, v2] or name [{..}, {..}]
+            self.i += 1
+            while self.peek() is not None and not self.at("]"):
+                self.value(prefix, name, name_tok, counts)
+                if self.at(","):
+                    self.i += 1
+            self.i += 1
+        else:
+            self.value(prefix, name, name_tok, counts)
+        if self.at(",", ";"):
+            self.i += 1
+
+    def value(self, prefix: PathKey, name: str, name_tok: _Tok, counts: Dict[str, int]) -> None:
+        index = counts.get(name, 0)
+        counts[name] = index + 1
+        key = prefix + ((name, index),)
+        self.out.setdefault(key, (name_tok.line, name_tok.col))
+        tok = self.peek()
+        if tok is None:
+            return
+        if tok.text in ("{", "<"):
+            self.i += 1
+            self.message(key, "}" if tok.text == "{" else ">")
+        elif tok.kind == "string":
+            while self.peek() is not None and self.peek().kind == "string":  # "a" "b" concatenation
+                self.i += 1
+        else:
+            self.i += 1
+
+
+def field_locations(text: str) -> Dict[PathKey, Tuple[int, int]]:
+    """Map each field path in `text` to the (line, column) of its name, 1-based."""
+    parser = _Parser(_tokenize(text))
+    parser.message((), None)
+    return parser.out
+
+
+def locate(locations: Dict[PathKey, Tuple[int, int]], key: PathKey) -> Optional[Tuple[int, int]]:
+    """Position of `key`, or of its nearest written ancestor; None if none is written."""
+    for n in range(len(key), 0, -1):
+        pos = locations.get(key[:n])
+        if pos is not None:
+            return pos
+    return None
+
+
+def dotted(key: PathKey) -> str:
+    """`model.ssd.feature_extractor.type`-style name of a path (indices dropped)."""
+    return ".".join(name for name, _ in key)
+
+
+def iter_keys_at(locations: Dict[PathKey, Tuple[int, int]], line: int, col: int) -> Iterator[PathKey]:
+    """Paths whose field name starts exactly at (line, col)."""
+    for key, pos in locations.items():
+        if pos == (line, col):
+            yield key

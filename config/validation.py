@@ -1,0 +1,592 @@
+"""What handtrack honours in a pipeline.config: THE list to extend.
+
+The schema (pipeline.proto) accepts most of what real Object Detection API
+configs contain, so they parse. That does not mean the model code implements
+it. `FIELD_RULES` below is the single list of field paths handtrack honours;
+`validate()` walks every field that is SET in a loaded config and:
+
+* rejects a field whose path is not in `FIELD_RULES`
+  (e.g. `model.ssd.image_resizer.keep_aspect_ratio_resizer`,
+  `train_config.freeze_variables`), naming the field and its file:line;
+* rejects a value outside a rule's `allowed` set
+  (e.g. `feature_extractor.type: "faster_rcnn_resnet50"`, `sync_replicas: true`,
+  `score_converter: SOFTMAX`);
+* accepts, with one logged warning, a field marked `ignored(...)`: handtrack
+  does not read it, and it has no effect on the trained model or the metrics
+  (queue sizes, reader parallelism, deprecated `anchorwise_output`, ...);
+* then runs a few value checks (`_check_values`) that the OD API builders
+  would also have refused (num_classes < 1, unmatched > matched threshold...).
+
+Fields left unset are never checked, so OD API defaults that handtrack does
+not implement (notably `optimizer.use_moving_average`, default true) are
+simply not used: model code must only read fields listed here.
+
+To support a new field: implement it in the model/training code, then add its
+dotted path here (with `only(...)` if only some values work) and a test.
+Paths use field names only; repeated fields are not indexed
+("train_config.data_augmentation_options.ssd_random_crop.operations.min_area").
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+
+from common.errors import UserError
+from config import locate as _locate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How handtrack treats one field path.
+
+    allowed: None if every value is honoured, else the honoured values (enum
+        values by name, bools as True/False). For repeated fields, each element.
+    ignored: if set, the field is accepted but not read; this text says why it
+        makes no difference, and is logged as a warning.
+    why: appended to the error when a value is outside `allowed`.
+    """
+
+    allowed: Optional[FrozenSet[object]] = None
+    ignored: Optional[str] = None
+    why: str = ""
+
+
+HONOURED = Rule()
+
+
+def only(*values: object, why: str = "") -> Rule:
+    return Rule(allowed=frozenset(values), why=why)
+
+
+def ignored(reason: str) -> Rule:
+    return Rule(ignored=reason)
+
+
+FIELD_RULES: Dict[str, Rule] = {}
+
+
+def _add(prefix: str, rules: Dict[str, Rule]) -> None:
+    for suffix, rule in rules.items():
+        FIELD_RULES[f"{prefix}.{suffix}" if suffix else prefix] = rule
+
+
+# --- model.ssd --------------------------------------------------------------
+
+_HYPERPARAMS = {
+    "": HONOURED,
+    "op": only("CONV"),
+    "activation": only("NONE", "RELU", "RELU_6"),
+    "regularizer": HONOURED,
+    "regularizer.l2_regularizer": HONOURED,
+    "regularizer.l2_regularizer.weight": HONOURED,
+    "initializer": HONOURED,
+    "initializer.truncated_normal_initializer": HONOURED,
+    "initializer.truncated_normal_initializer.mean": HONOURED,
+    "initializer.truncated_normal_initializer.stddev": HONOURED,
+    "initializer.random_normal_initializer": HONOURED,
+    "initializer.random_normal_initializer.mean": HONOURED,
+    "initializer.random_normal_initializer.stddev": HONOURED,
+    "initializer.variance_scaling_initializer": HONOURED,
+    "initializer.variance_scaling_initializer.factor": HONOURED,
+    "initializer.variance_scaling_initializer.uniform": HONOURED,
+    "initializer.variance_scaling_initializer.mode": HONOURED,
+    "batch_norm": HONOURED,
+    "batch_norm.decay": HONOURED,
+    "batch_norm.center": HONOURED,
+    "batch_norm.scale": HONOURED,
+    "batch_norm.epsilon": HONOURED,
+    "batch_norm.train": HONOURED,
+    "regularize_depthwise": only(False),
+}
+
+_ANCHORWISE = ignored("deprecated in the OD API; losses are always computed per anchor")
+
+_add("model", {"": HONOURED})
+_add("model.ssd", {
+    "": HONOURED,
+    "num_classes": HONOURED,
+    "image_resizer": HONOURED,
+    "image_resizer.fixed_shape_resizer": HONOURED,
+    "image_resizer.fixed_shape_resizer.height": HONOURED,
+    "image_resizer.fixed_shape_resizer.width": HONOURED,
+    "image_resizer.fixed_shape_resizer.resize_method": only("BILINEAR"),
+    "image_resizer.fixed_shape_resizer.convert_to_grayscale": only(False),
+    "feature_extractor": HONOURED,
+    "feature_extractor.type": only(
+        "ssd_mobilenet_v1", why="handtrack implements only the SSD MobileNet v1 feature extractor"),
+    "feature_extractor.depth_multiplier": HONOURED,
+    "feature_extractor.min_depth": HONOURED,
+    "feature_extractor.pad_to_multiple": only(1),
+    "feature_extractor.use_explicit_padding": only(False),
+    "feature_extractor.use_depthwise": only(False),
+    "feature_extractor.override_base_feature_extractor_hyperparams": HONOURED,
+    "box_coder": HONOURED,
+    "box_coder.faster_rcnn_box_coder": HONOURED,
+    "box_coder.faster_rcnn_box_coder.y_scale": HONOURED,
+    "box_coder.faster_rcnn_box_coder.x_scale": HONOURED,
+    "box_coder.faster_rcnn_box_coder.height_scale": HONOURED,
+    "box_coder.faster_rcnn_box_coder.width_scale": HONOURED,
+    "matcher": HONOURED,
+    "matcher.argmax_matcher": HONOURED,
+    "matcher.argmax_matcher.matched_threshold": HONOURED,
+    "matcher.argmax_matcher.unmatched_threshold": HONOURED,
+    "matcher.argmax_matcher.ignore_thresholds": HONOURED,
+    "matcher.argmax_matcher.negatives_lower_than_unmatched": HONOURED,
+    "matcher.argmax_matcher.force_match_for_each_row": HONOURED,
+    "matcher.argmax_matcher.use_matmul_gather": ignored(
+        "a TPU implementation detail of the gather; the matches are the same"),
+    "similarity_calculator": HONOURED,
+    "similarity_calculator.iou_similarity": HONOURED,
+    "anchor_generator": HONOURED,
+    "anchor_generator.ssd_anchor_generator": HONOURED,
+    "anchor_generator.ssd_anchor_generator.num_layers": only(
+        6, why="the ssd_mobilenet_v1 feature extractor always yields 6 feature maps"),
+    "anchor_generator.ssd_anchor_generator.min_scale": HONOURED,
+    "anchor_generator.ssd_anchor_generator.max_scale": HONOURED,
+    "anchor_generator.ssd_anchor_generator.scales": HONOURED,
+    "anchor_generator.ssd_anchor_generator.aspect_ratios": HONOURED,
+    "anchor_generator.ssd_anchor_generator.interpolated_scale_aspect_ratio": HONOURED,
+    "anchor_generator.ssd_anchor_generator.reduce_boxes_in_lowest_layer": HONOURED,
+    "anchor_generator.ssd_anchor_generator.base_anchor_height": HONOURED,
+    "anchor_generator.ssd_anchor_generator.base_anchor_width": HONOURED,
+    "anchor_generator.ssd_anchor_generator.height_stride": HONOURED,
+    "anchor_generator.ssd_anchor_generator.width_stride": HONOURED,
+    "anchor_generator.ssd_anchor_generator.height_offset": HONOURED,
+    "anchor_generator.ssd_anchor_generator.width_offset": HONOURED,
+    "box_predictor": HONOURED,
+    "box_predictor.convolutional_box_predictor": HONOURED,
+    "box_predictor.convolutional_box_predictor.min_depth": HONOURED,
+    "box_predictor.convolutional_box_predictor.max_depth": HONOURED,
+    "box_predictor.convolutional_box_predictor.num_layers_before_predictor": HONOURED,
+    "box_predictor.convolutional_box_predictor.use_dropout": HONOURED,
+    "box_predictor.convolutional_box_predictor.dropout_keep_probability": HONOURED,
+    "box_predictor.convolutional_box_predictor.kernel_size": HONOURED,
+    "box_predictor.convolutional_box_predictor.box_code_size": only(
+        4, why="the faster_rcnn_box_coder encodes 4 numbers per box"),
+    "box_predictor.convolutional_box_predictor.apply_sigmoid_to_scores": HONOURED,
+    "box_predictor.convolutional_box_predictor.class_prediction_bias_init": HONOURED,
+    "box_predictor.convolutional_box_predictor.use_depthwise": only(False),
+    "post_processing": HONOURED,
+    "post_processing.batch_non_max_suppression": HONOURED,
+    "post_processing.batch_non_max_suppression.score_threshold": HONOURED,
+    "post_processing.batch_non_max_suppression.iou_threshold": HONOURED,
+    "post_processing.batch_non_max_suppression.max_detections_per_class": HONOURED,
+    "post_processing.batch_non_max_suppression.max_total_detections": HONOURED,
+    "post_processing.batch_non_max_suppression.use_static_shapes": ignored(
+        "a TPU implementation detail of NMS; the detections are the same"),
+    "post_processing.batch_non_max_suppression.use_class_agnostic_nms": only(False),
+    "post_processing.batch_non_max_suppression.max_classes_per_detection": only(1),
+    "post_processing.batch_non_max_suppression.soft_nms_sigma": only(0.0),
+    "post_processing.score_converter": only(
+        "IDENTITY", "SIGMOID", why="the class head is trained with sigmoid losses"),
+    "post_processing.logit_scale": only(1.0),
+    "loss": HONOURED,
+    "loss.classification_loss": HONOURED,
+    "loss.classification_loss.weighted_sigmoid": HONOURED,
+    "loss.classification_loss.weighted_sigmoid.anchorwise_output": _ANCHORWISE,
+    "loss.classification_loss.weighted_sigmoid_focal": HONOURED,
+    "loss.classification_loss.weighted_sigmoid_focal.gamma": HONOURED,
+    "loss.classification_loss.weighted_sigmoid_focal.alpha": HONOURED,
+    "loss.classification_loss.weighted_sigmoid_focal.anchorwise_output": _ANCHORWISE,
+    "loss.localization_loss": HONOURED,
+    "loss.localization_loss.weighted_smooth_l1": HONOURED,
+    "loss.localization_loss.weighted_smooth_l1.delta": HONOURED,
+    "loss.localization_loss.weighted_smooth_l1.anchorwise_output": _ANCHORWISE,
+    "loss.hard_example_miner": HONOURED,
+    "loss.hard_example_miner.num_hard_examples": HONOURED,
+    "loss.hard_example_miner.iou_threshold": HONOURED,
+    "loss.hard_example_miner.loss_type": HONOURED,
+    "loss.hard_example_miner.max_negatives_per_positive": HONOURED,
+    "loss.hard_example_miner.min_negatives_per_image": HONOURED,
+    "loss.classification_weight": HONOURED,
+    "loss.localization_weight": HONOURED,
+    "normalize_loss_by_num_matches": HONOURED,
+    "encode_background_as_zeros": HONOURED,
+    "freeze_batchnorm": HONOURED,
+    "inplace_batchnorm_update": ignored(
+        "a TF1 graph-mode detail; Keras batch norm updates its statistics itself"),
+    "negative_class_weight": only(1.0),
+    "normalize_loc_loss_by_codesize": only(False),
+    "add_background_class": only(True),
+    "explicit_background_class": only(False),
+    "use_confidences_as_targets": only(False),
+    "implicit_example_weight": only(1.0),
+})
+_add("model.ssd.feature_extractor.conv_hyperparams", _HYPERPARAMS)
+_add("model.ssd.box_predictor.convolutional_box_predictor.conv_hyperparams", _HYPERPARAMS)
+
+# --- train_config -------------------------------------------------------------
+
+_LEARNING_RATE = {
+    "": HONOURED,
+    "constant_learning_rate": HONOURED,
+    "constant_learning_rate.learning_rate": HONOURED,
+    "exponential_decay_learning_rate": HONOURED,
+    "exponential_decay_learning_rate.initial_learning_rate": HONOURED,
+    "exponential_decay_learning_rate.decay_steps": HONOURED,
+    "exponential_decay_learning_rate.decay_factor": HONOURED,
+    "exponential_decay_learning_rate.staircase": HONOURED,
+    "exponential_decay_learning_rate.burnin_learning_rate": HONOURED,
+    "exponential_decay_learning_rate.burnin_steps": HONOURED,
+    "exponential_decay_learning_rate.min_learning_rate": HONOURED,
+    "cosine_decay_learning_rate": HONOURED,
+    "cosine_decay_learning_rate.learning_rate_base": HONOURED,
+    "cosine_decay_learning_rate.total_steps": HONOURED,
+    "cosine_decay_learning_rate.warmup_learning_rate": HONOURED,
+    "cosine_decay_learning_rate.warmup_steps": HONOURED,
+    "cosine_decay_learning_rate.hold_base_rate_steps": HONOURED,
+}
+
+# Data augmentations the input pipeline implements (one PreprocessingStep each).
+SUPPORTED_AUGMENTATIONS: Dict[str, Dict[str, Rule]] = {
+    "random_horizontal_flip": {},
+    "ssd_random_crop": {
+        "operations": HONOURED,
+        "operations.min_object_covered": HONOURED,
+        "operations.min_aspect_ratio": HONOURED,
+        "operations.max_aspect_ratio": HONOURED,
+        "operations.min_area": HONOURED,
+        "operations.max_area": HONOURED,
+        "operations.overlap_thresh": HONOURED,
+        "operations.random_coef": HONOURED,
+    },
+    "random_adjust_brightness": {"max_delta": HONOURED},
+    "random_adjust_contrast": {"min_delta": HONOURED, "max_delta": HONOURED},
+    "random_adjust_hue": {"max_delta": HONOURED},
+    "random_adjust_saturation": {"min_delta": HONOURED, "max_delta": HONOURED},
+    "random_rgb_to_gray": {"probability": HONOURED},
+}
+
+_TF1_ONLY = ignored("only used by TF1 queue-based / distributed training; no effect here")
+
+_add("train_config", {
+    "": HONOURED,
+    "batch_size": HONOURED,
+    "num_steps": HONOURED,
+    "optimizer": HONOURED,
+    "optimizer.rms_prop_optimizer": HONOURED,
+    "optimizer.rms_prop_optimizer.momentum_optimizer_value": HONOURED,
+    "optimizer.rms_prop_optimizer.decay": HONOURED,
+    "optimizer.rms_prop_optimizer.epsilon": HONOURED,
+    "optimizer.momentum_optimizer": HONOURED,
+    "optimizer.momentum_optimizer.momentum_optimizer_value": HONOURED,
+    "optimizer.adam_optimizer": HONOURED,
+    "optimizer.adam_optimizer.epsilon": HONOURED,
+    "optimizer.use_moving_average": only(
+        False, why="handtrack keeps no moving averages of the weights"),
+    "optimizer.moving_average_decay": ignored(
+        "moving averages are not kept, so their decay has no effect"),
+    "fine_tune_checkpoint": HONOURED,
+    "fine_tune_checkpoint_type": only("classification", "detection"),
+    "from_detection_checkpoint": HONOURED,  # legacy; turned into fine_tune_checkpoint_type on load
+    "load_all_detection_checkpoint_vars": only(False),
+    "gradient_clipping_by_norm": HONOURED,
+    "max_number_of_boxes": HONOURED,
+    "data_augmentation_options": HONOURED,
+    "sync_replicas": only(False, why="handtrack trains on one machine"),
+    "keep_checkpoint_every_n_hours": ignored("checkpoint retention does not change the model"),
+    "startup_delay_steps": _TF1_ONLY,
+    "replicas_to_aggregate": _TF1_ONLY,
+    "batch_queue_capacity": _TF1_ONLY,
+    "num_batch_queue_threads": _TF1_ONLY,
+    "prefetch_queue_capacity": _TF1_ONLY,
+    "unpad_groundtruth_tensors": ignored("a padding detail; the losses are the same"),
+    "retain_original_images": ignored("only affects TensorBoard images"),
+    "add_regularization_loss": only(True),
+    "bias_grad_multiplier": only(0.0),
+    "merge_multiple_label_boxes": only(False),
+    "use_multiclass_scores": only(False),
+})
+for _opt in ("rms_prop_optimizer", "momentum_optimizer", "adam_optimizer"):
+    _add(f"train_config.optimizer.{_opt}.learning_rate", _LEARNING_RATE)
+for _aug, _fields in SUPPORTED_AUGMENTATIONS.items():
+    _add(f"train_config.data_augmentation_options.{_aug}", {"": HONOURED, **_fields})
+
+# --- input readers ------------------------------------------------------------
+
+_PIPELINE_TUNING = ignored("input-pipeline parallelism/buffering; tf.data tunes it, results are the same")
+_INPUT_READER = {
+    "": HONOURED,
+    "label_map_path": HONOURED,
+    "shuffle": HONOURED,
+    "num_epochs": HONOURED,
+    "tf_record_input_reader": HONOURED,
+    "tf_record_input_reader.input_path": HONOURED,
+    "max_number_of_boxes": HONOURED,
+    "name": ignored("a display name only"),
+    "num_readers": _PIPELINE_TUNING,
+    "queue_capacity": _PIPELINE_TUNING,
+    "min_after_dequeue": _PIPELINE_TUNING,
+    "prefetch_size": _PIPELINE_TUNING,
+    "num_parallel_map_calls": _PIPELINE_TUNING,
+    "num_parallel_batches": _PIPELINE_TUNING,
+    "num_prefetch_batches": _PIPELINE_TUNING,
+    "read_block_length": _PIPELINE_TUNING,
+    "shuffle_buffer_size": _PIPELINE_TUNING,
+    "filenames_shuffle_buffer_size": _PIPELINE_TUNING,
+    "include_source_id": ignored("source ids are always kept"),
+    "mask_type": ignored("instance masks are never loaded"),
+    "sample_1_of_n_examples": only(1),
+    "use_display_name": only(False),
+    "num_additional_channels": only(0),
+    "num_keypoints": only(0),
+    "load_instance_masks": only(False),
+    "load_multiclass_scores": only(False),
+    "input_type": only("TF_EXAMPLE"),
+}
+_add("train_input_reader", _INPUT_READER)
+_add("eval_input_reader", _INPUT_READER)
+
+# --- eval_config ----------------------------------------------------------------
+
+_EVAL_DISPLAY = ignored("evaluation scheduling/visualisation only; the metrics are the same")
+_add("eval_config", {
+    "": HONOURED,
+    "num_examples": HONOURED,
+    "metrics_set": only("coco_detection_metrics"),
+    "use_moving_averages": only(False, why="handtrack keeps no moving averages of the weights"),
+    "include_metrics_per_category": only(False),
+    "ignore_groundtruth": only(False),
+    "batch_size": _EVAL_DISPLAY,
+    "num_visualizations": _EVAL_DISPLAY,
+    "eval_interval_secs": _EVAL_DISPLAY,
+    "max_evals": _EVAL_DISPLAY,
+    "save_graph": _EVAL_DISPLAY,
+    "eval_master": _EVAL_DISPLAY,
+    "visualization_export_dir": _EVAL_DISPLAY,
+    "min_score_threshold": _EVAL_DISPLAY,
+    "max_num_boxes_to_visualize": _EVAL_DISPLAY,
+    "skip_scores": _EVAL_DISPLAY,
+    "skip_labels": _EVAL_DISPLAY,
+    "visualize_groundtruth_boxes": _EVAL_DISPLAY,
+    "groundtruth_box_visualization_color": _EVAL_DISPLAY,
+    "keep_image_id_for_visualization_export": _EVAL_DISPLAY,
+    "retain_original_images": _EVAL_DISPLAY,
+})
+
+
+# --- the walk -------------------------------------------------------------------
+
+class ConfigError(UserError):
+    """A config that handtrack cannot honour. `problems` lists every message found."""
+
+    def __init__(self, problems: List[str]):
+        self.problems = list(problems)
+        text = problems[0]
+        if len(problems) > 1:
+            text += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: " \
+                    + "; ".join(p for p in problems[1:4]) + ("; ..." if len(problems) > 4 else "") + ")"
+        super().__init__(text)
+
+
+def format_value(field: _descriptor.FieldDescriptor, value: object) -> str:
+    if field.type == field.TYPE_ENUM:
+        ev = field.enum_type.values_by_number.get(value)
+        return ev.name if ev else str(value)
+    if field.type == field.TYPE_BOOL:
+        return "true" if value else "false"
+    if field.type in (field.TYPE_STRING, field.TYPE_BYTES):
+        return f'"{value}"'
+    if isinstance(value, float):
+        return f"{value:.7g}"
+    return str(value)
+
+
+def _comparable(field: _descriptor.FieldDescriptor, value: object) -> object:
+    if field.type == field.TYPE_ENUM:
+        ev = field.enum_type.values_by_number.get(value)
+        return ev.name if ev else value
+    if isinstance(value, float):
+        return float(f"{value:.7g}")  # float32 -> the decimal written in the file
+    return value
+
+
+def _format_allowed(field: _descriptor.FieldDescriptor, allowed: Iterable[object]) -> str:
+    def fmt(v: object) -> str:
+        if isinstance(v, str) and field.type != field.TYPE_ENUM:
+            return f'"{v}"'
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+    return ", ".join(sorted(fmt(v) for v in allowed))
+
+
+def _is_repeated(field: _descriptor.FieldDescriptor) -> bool:
+    flag = getattr(field, "is_repeated", None)
+    if flag is not None:
+        return bool(flag() if callable(flag) else flag)
+    return field.label == field.LABEL_REPEATED
+
+
+class _Where:
+    """Turns a field path into `file:line:col: dotted.path` for messages."""
+
+    def __init__(self, source_text: Optional[str], path: Optional[str]):
+        self.path = path or "<config>"
+        self.locations = _locate.field_locations(source_text) if source_text is not None else {}
+
+    def __call__(self, key: _locate.PathKey) -> str:
+        pos = _locate.locate(self.locations, key)
+        where = f"{self.path}:{pos[0]}:{pos[1]}" if pos else self.path
+        return f"{where}: {_locate.dotted(key)}"
+
+
+def _walk(msg: _message.Message, key: _locate.PathKey, where: _Where,
+          problems: List[str], warnings: List[str]) -> None:
+    for field, value in msg.ListFields():
+        fkey = key + ((field.name, 0),)
+        dotted = _locate.dotted(fkey)
+        rule = FIELD_RULES.get(dotted)
+        items = list(value) if _is_repeated(field) else [value]
+        if rule is None:
+            problems.append(
+                f"{where(fkey)} is set, but handtrack does not implement it; remove it "
+                f"(the supported fields are listed in config/validation.py)")
+            continue
+        if rule.ignored is not None:
+            warnings.append(f"{where(fkey)} is ignored: {rule.ignored}")
+            continue
+        for index, item in enumerate(items):
+            ikey = key + ((field.name, index),)
+            if field.type == field.TYPE_MESSAGE:
+                _walk(item, ikey, where, problems, warnings)
+            elif rule.allowed is not None and _comparable(field, item) not in rule.allowed:
+                problems.append(
+                    f"{where(ikey)}: {format_value(field, item)} is not supported "
+                    f"(supported: {_format_allowed(field, rule.allowed)})"
+                    + (f"; {rule.why}" if rule.why else ""))
+
+
+def _k(dotted: str) -> _locate.PathKey:
+    return tuple((name, 0) for name in dotted.split("."))
+
+
+def _check_values(config: _message.Message, where: _Where) -> List[str]:
+    """Value checks the OD API builders would also fail on. Returns messages."""
+    out: List[str] = []
+
+    def bad(dotted: str, text: str) -> None:
+        out.append(f"{where(_k(dotted))}: {text}")
+
+    if not config.HasField("model") or not config.model.HasField("ssd"):
+        bad("model.ssd", "missing: handtrack needs a `model { ssd { ... } }` block")
+        return out
+    ssd = config.model.ssd
+    if ssd.num_classes < 1:
+        bad("model.ssd.num_classes", f"must be >= 1 (got {ssd.num_classes})")
+    required = {
+        "image_resizer.fixed_shape_resizer": ssd.image_resizer.HasField("fixed_shape_resizer"),
+        "feature_extractor.type": ssd.feature_extractor.HasField("type"),
+        "box_coder.faster_rcnn_box_coder": ssd.box_coder.HasField("faster_rcnn_box_coder"),
+        "matcher.argmax_matcher": ssd.matcher.HasField("argmax_matcher"),
+        "similarity_calculator.iou_similarity": ssd.similarity_calculator.HasField("iou_similarity"),
+        "anchor_generator.ssd_anchor_generator": ssd.anchor_generator.HasField("ssd_anchor_generator"),
+        "box_predictor.convolutional_box_predictor":
+            ssd.box_predictor.HasField("convolutional_box_predictor"),
+        "post_processing": ssd.HasField("post_processing"),
+        "loss.classification_loss": ssd.loss.HasField("classification_loss"),
+        "loss.localization_loss": ssd.loss.HasField("localization_loss"),
+    }
+    for name, present in required.items():
+        if not present:
+            bad(f"model.ssd.{name}", "missing (required by handtrack's SSD model)")
+    resizer = ssd.image_resizer.fixed_shape_resizer
+    for side in ("height", "width"):
+        if getattr(resizer, side) < 1:
+            bad(f"model.ssd.image_resizer.fixed_shape_resizer.{side}",
+                f"must be >= 1 (got {getattr(resizer, side)})")
+    fe = ssd.feature_extractor
+    if fe.depth_multiplier <= 0:
+        bad("model.ssd.feature_extractor.depth_multiplier", f"must be > 0 (got {fe.depth_multiplier:g})")
+    if fe.min_depth < 0:
+        bad("model.ssd.feature_extractor.min_depth", f"must be >= 0 (got {fe.min_depth})")
+    am = ssd.matcher.argmax_matcher
+    if not am.ignore_thresholds and am.unmatched_threshold > am.matched_threshold:
+        bad("model.ssd.matcher.argmax_matcher.unmatched_threshold",
+            f"must be <= matched_threshold ({am.unmatched_threshold:g} > {am.matched_threshold:g})")
+    ag = ssd.anchor_generator.ssd_anchor_generator
+    if ag.min_scale > ag.max_scale:
+        bad("model.ssd.anchor_generator.ssd_anchor_generator.min_scale",
+            f"must be <= max_scale ({ag.min_scale:g} > {ag.max_scale:g})")
+    for name in ("scales", "height_stride", "width_stride", "height_offset", "width_offset"):
+        values = getattr(ag, name)
+        if values and len(values) != ag.num_layers:
+            bad(f"model.ssd.anchor_generator.ssd_anchor_generator.{name}",
+                f"needs one entry per layer (num_layers = {ag.num_layers}, got {len(values)})")
+    nms = ssd.post_processing.batch_non_max_suppression
+    if not 0.0 <= nms.iou_threshold <= 1.0:
+        bad("model.ssd.post_processing.batch_non_max_suppression.iou_threshold",
+            f"must be in [0, 1] (got {nms.iou_threshold:g})")
+    if nms.max_detections_per_class < 1 or nms.max_total_detections < 1:
+        bad("model.ssd.post_processing.batch_non_max_suppression", "max detections must be >= 1")
+    cbp = ssd.box_predictor.convolutional_box_predictor
+    if not 0.0 < cbp.dropout_keep_probability <= 1.0:
+        bad("model.ssd.box_predictor.convolutional_box_predictor.dropout_keep_probability",
+            f"must be in (0, 1] (got {cbp.dropout_keep_probability:g})")
+
+    tc = config.train_config
+    if tc.HasField("batch_size") and tc.batch_size < 1:
+        bad("train_config.batch_size", "must be >= 1")
+    if tc.HasField("fine_tune_checkpoint_type") and tc.HasField("from_detection_checkpoint"):
+        legacy = "detection" if tc.from_detection_checkpoint else "classification"
+        if tc.fine_tune_checkpoint_type != legacy:
+            bad("train_config.from_detection_checkpoint",
+                f"contradicts fine_tune_checkpoint_type \"{tc.fine_tune_checkpoint_type}\"; "
+                f"remove the legacy from_detection_checkpoint")
+    opt_name = tc.optimizer.WhichOneof("optimizer")
+    if opt_name:
+        lr = getattr(tc.optimizer, opt_name).learning_rate
+        prefix = f"train_config.optimizer.{opt_name}.learning_rate"
+        if tc.optimizer.HasField(opt_name) and not getattr(tc.optimizer, opt_name).HasField("learning_rate"):
+            bad(prefix, "missing: the optimizer needs a learning_rate schedule")
+        cos = lr.cosine_decay_learning_rate
+        if lr.HasField("cosine_decay_learning_rate"):
+            if cos.warmup_steps > cos.total_steps:
+                bad(f"{prefix}.cosine_decay_learning_rate.warmup_steps",
+                    f"must be <= total_steps ({cos.warmup_steps} > {cos.total_steps})")
+            if cos.learning_rate_base < cos.warmup_learning_rate:
+                bad(f"{prefix}.cosine_decay_learning_rate.warmup_learning_rate",
+                    f"must be <= learning_rate_base ({cos.warmup_learning_rate:g} > "
+                    f"{cos.learning_rate_base:g})")
+        exp = lr.exponential_decay_learning_rate
+        if lr.HasField("exponential_decay_learning_rate") and exp.decay_steps < 1:
+            bad(f"{prefix}.exponential_decay_learning_rate.decay_steps", "must be >= 1")
+
+    if len(config.eval_input_reader) > 1:
+        out.append(f"{where((('eval_input_reader', 1),))}: only one eval_input_reader is supported "
+                   f"(got {len(config.eval_input_reader)})")
+    return out
+
+
+def validate(config: _message.Message, source_text: Optional[str] = None,
+             path: Optional[str] = None, *, log_warnings: bool = True) -> List[str]:
+    """Check that handtrack honours everything set in `config`.
+
+    `source_text` is the text `config` was parsed from (for line numbers) and
+    `path` the file name to show. Raises ConfigError (a UserError) naming the
+    first offending field as `path:line:col: dotted.field: ...`. Returns the
+    warnings for accepted-but-ignored fields, after logging each one
+    (unless log_warnings is False).
+    """
+    where = _Where(source_text, path)
+    problems: List[str] = []
+    warnings: List[str] = []
+    _walk(config, (), where, problems, warnings)
+    problems.extend(_check_values(config, where))
+    if problems:
+        raise ConfigError(problems)
+    if log_warnings:
+        for text in warnings:
+            log.warning("%s", text)
+    return warnings
+
+
+def supported_paths() -> Tuple[str, ...]:
+    """Every honoured (not merely ignored) field path, sorted."""
+    return tuple(sorted(p for p, r in FIELD_RULES.items() if r.ignored is None))
