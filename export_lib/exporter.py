@@ -1,0 +1,317 @@
+"""Export a detection model to every serving format, atomically, and verify them.
+
+Why one generic exporter: the detection side (frozen graph, SavedModel, TFLite
+float and int8) must not care how the model was built. It only needs an
+`inference_fn(images) -> OD-API detections` that accepts a uint8 (or float32)
+pixel batch [B, H, W, 3]; `inference_fn_from_model` builds one from any model
+with the preprocess / __call__ / postprocess trio (the SSD model, the tests'
+tiny detector). Every format is traced from that same function, so they can
+only differ by conversion (float rounding; int8 quantisation, measured).
+
+Atomicity: everything is written into `<out>.tmp-XXXX` beside the target and
+renamed into place at the end, so `exported_models/NAME` is either absent, the
+old export, or a complete new one; never half-written.
+
+After writing, every format is loaded through `detect.Detector` (the code the
+CLIs use) and run on the verification images; agreement with the frozen graph
+is recorded in `export_info.json` (float formats must match to rounding, int8
+within INT8_TOLERANCE or a warning is logged).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import cv2
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from common.errors import UserError
+from detect.detector import FORMAT_FILES, FORMATS, OUTPUT_NAMES, Detector
+from detect.labels import write_label_map
+from export_lib.compare import Agreement
+
+log = logging.getLogger(__name__)
+
+InferenceFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
+
+# Measured on the tiny test detector (tests/test_export.py) and stated here so
+# export_info.json says what "agrees" means. Float formats: rounding only.
+FLOAT_TOLERANCE = {"min_iou": 0.99, "max_score_delta": 1e-3}
+INT8_TOLERANCE = {"min_iou": 0.85, "max_score_delta": 0.1}
+COMPARE_MIN_SCORE = 0.3
+
+
+def inference_fn_from_model(model: Any) -> InferenceFn:
+    """preprocess -> model(x, training=False) -> postprocess, as one callable.
+
+    `model.preprocess` must accept uint8 and float32 pixel batches (a tf.cast
+    to float32 first does that).
+    """
+    def inference_fn(images: tf.Tensor) -> Mapping[str, tf.Tensor]:
+        x = model.preprocess(images)
+        return model.postprocess(model(x, training=False))
+    return inference_fn
+
+
+def _serving_outputs(inference_fn: InferenceFn, images: tf.Tensor,
+                     class_id_offset: float) -> dict[str, tf.Tensor]:
+    """Call the model and name the four outputs exactly as the contract says."""
+    det = inference_fn(images)
+    missing = [n for n in OUTPUT_NAMES if n not in det]
+    if missing:
+        raise ValueError(f"inference_fn must return {OUTPUT_NAMES}; missing {missing}")
+    out = {n: tf.cast(det[n], tf.float32) for n in OUTPUT_NAMES}
+    out["detection_classes"] = out["detection_classes"] + class_id_offset
+    return {n: tf.identity(out[n], name=n) for n in OUTPUT_NAMES}
+
+
+def _concrete(inference_fn: InferenceFn, spec: tf.TensorSpec, class_id_offset: float,
+              arg_name: str) -> tuple[tf.types.experimental.ConcreteFunction, tf.Module]:
+    """Trace for `spec`; return the concrete function and a tf.Module that tracks
+    the variables it captured (what tf.saved_model.save needs, without having to
+    serialise the model object itself)."""
+    def serve(x):
+        return _serving_outputs(inference_fn, x, class_id_offset)
+    serve.__name__ = "serve"
+    fn = tf.function(serve, input_signature=[tf.TensorSpec(spec.shape, spec.dtype, arg_name)])
+    cf = fn.get_concrete_function()
+    root = tf.Module()
+    root.captured_variables = list(cf.variables)
+    root.serve = fn
+    return cf, root
+
+
+def write_frozen_graph(inference_fn: InferenceFn, path: Path, class_id_offset: float = 1.0) -> None:
+    """frozen_inference_graph.pb: input image_tensor:0 uint8 [1, H, W, 3], any H, W."""
+    cf, _ = _concrete(inference_fn, tf.TensorSpec([1, None, None, 3], tf.uint8),
+                      class_id_offset, "image_tensor")
+    frozen = convert_variables_to_constants_v2(cf)
+    gd = frozen.graph.as_graph_def()
+    names = {n.name for n in gd.node}
+    assert "image_tensor" in names and all(n in names for n in OUTPUT_NAMES), names
+    path.write_bytes(gd.SerializeToString())
+
+
+def write_saved_model(inference_fn: InferenceFn, path: Path, class_id_offset: float = 1.0,
+                      shape: Sequence[int | None] = (1, None, None, 3)) -> None:
+    """SavedModel with serving_default(input_tensor uint8 [1, None, None, 3])."""
+    cf, root = _concrete(inference_fn, tf.TensorSpec(shape, tf.uint8), class_id_offset,
+                         "input_tensor")
+    tf.saved_model.save(root, str(path), signatures={"serving_default": cf})
+
+
+def _tflite_ops(model_bytes: bytes) -> dict[str, str]:
+    """Op name -> dtypes of its first input; documents what stayed float in int8."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        it = Interpreter(model_content=model_bytes)
+        details = it.get_tensor_details()
+        ops: dict[str, set[str]] = {}
+        for op in it._get_ops_details():  # private but stable; only for the report
+            ins = [i for i in op["inputs"] if i >= 0]
+            dt = np.dtype(details[ins[0]]["dtype"]).name if ins else "-"
+            ops.setdefault(op["op_name"], set()).add(dt)
+        return {k: ",".join(sorted(v)) for k, v in sorted(ops.items())}
+    except Exception as exc:  # report only
+        return {"unavailable": str(exc)}
+
+
+def write_tflite(inference_fn: InferenceFn, path: Path, input_size: tuple[int, int], *,
+                 int8: bool = False, representative: Sequence[np.ndarray] = (),
+                 class_id_offset: float = 1.0) -> dict[str, Any]:
+    """model.tflite / model_int8.tflite: input uint8 [1, h, w, 3] raw RGB pixels.
+
+    int8: weights and activations int8 (post-training full-integer quantisation,
+    calibrated on `representative` images already at input_size). Ops without an
+    int8 kernel (NON_MAX_SUPPRESSION_V5) stay float: TFLITE_BUILTINS is allowed
+    beside TFLITE_BUILTINS_INT8. Outputs stay float32 (inference_output_type),
+    so consumers read every format the same way. Returns report info.
+    """
+    h, w = input_size
+    with tempfile.TemporaryDirectory(prefix="tflite-src-", dir=path.parent) as src:
+        write_saved_model(inference_fn, Path(src), class_id_offset, shape=(1, h, w, 3))
+        conv = tf.lite.TFLiteConverter.from_saved_model(src, signature_keys=["serving_default"])
+        if int8:
+            if not representative:
+                raise UserError("int8 export needs representative images "
+                                "(--representative-data)")
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = lambda: (
+                {"input_tensor": img[None]} for img in representative)
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                              tf.lite.OpsSet.TFLITE_BUILTINS]
+            conv.inference_input_type = tf.uint8
+        try:
+            data = conv.convert()
+        except Exception as exc:
+            raise RuntimeError(
+                f"TFLite conversion failed ({'int8' if int8 else 'float'}). If an op is "
+                "unsupported, use export_lib.postprocess.batched_nms (TFLite NMS V5 builtin) "
+                f"instead of combined_non_max_suppression. Converter said: {exc}") from exc
+    path.write_bytes(data)
+    ops = _tflite_ops(data)
+    info: dict[str, Any] = {"bytes": len(data), "ops": ops}
+    if int8:
+        info["float_ops"] = sorted(k for k, v in ops.items() if "float32" in v
+                                   and k not in ("QUANTIZE", "DEQUANTIZE", "DELEGATE"))
+    return info
+
+
+def _to_model_size(img: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """The same resize the Detector applies before a TFLite invoke (cv2 bilinear)."""
+    img = np.asarray(img)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise UserError(f"representative images must be uint8 [H, W, 3], got "
+                        f"{img.dtype} {list(img.shape)}")
+    h, w = input_size
+    if img.shape[:2] == (h, w):
+        return img
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    files: dict[str, str]
+    agreement: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def verify_formats(export_dir: Path, images_rgb: Sequence[np.ndarray],
+                   formats: Sequence[str] = FORMATS, reference: str = "frozen",
+                   num_threads: int | None = None) -> dict[str, Agreement]:
+    """Run every format through `Detector` on the same RGB images; compare to reference."""
+    dets = {}
+    for f in [reference] + [f for f in formats if f != reference]:
+        d = Detector(export_dir, format=f, num_threads=num_threads)
+        try:
+            dets[f] = [d.detect_rgb(img) for img in images_rgb]
+        finally:
+            d.close()
+    result = {}
+    for f in formats:
+        if f == reference:
+            continue
+        agg = Agreement()
+        for ref, other in zip(dets[reference], dets[f]):
+            agg.add(ref, other, min_score=COMPARE_MIN_SCORE)
+        result[f] = agg
+    return result
+
+
+def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
+               input_size: tuple[int, int],
+               representative_images: Iterable[np.ndarray],
+               label_names: Sequence[str],
+               pipeline_config_text: str | None = None,
+               metrics: Mapping[str, Any] | None = None,
+               num_representative: int = 100,
+               num_verify: int = 10,
+               class_id_offset: float = 1.0,
+               formats: Sequence[str] = FORMATS,
+               overwrite: bool = False) -> ExportResult:
+    """Write every format of `inference_fn` to `out_dir` (atomically) and verify them.
+
+    inference_fn: images uint8/float32 [B, H, W, 3] RGB pixels -> dict with
+      detection_boxes [B,N,4] normalised yxyx, detection_scores [B,N],
+      detection_classes [B,N] (0-based; `class_id_offset` is added, OD-API
+      convention), num_detections [B].
+    input_size: (h, w) of the model; the fixed TFLite input size.
+    representative_images: RGB uint8 [H, W, 3] images (any size); the first
+      `num_representative` calibrate int8, the first `num_verify` are used to
+      compare formats.
+    """
+    t0 = time.monotonic()
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or "frozen" not in formats:
+        raise ValueError(f"formats must include 'frozen' and be among {FORMATS}: {formats}")
+    final = Path(out_dir)
+    if final.exists() and not overwrite:
+        raise UserError(f"{final} already exists; pass --overwrite to replace it")
+    final.parent.mkdir(parents=True, exist_ok=True)
+
+    images: list[np.ndarray] = []
+    for img in representative_images:
+        if len(images) >= max(num_representative, num_verify):
+            break
+        images.append(np.asarray(img))
+    calib = [_to_model_size(img, input_size) for img in images[:num_representative]]
+    verify = images[:num_verify]
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=final.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        info: dict[str, Any] = {
+            "input_size": list(input_size), "labels": list(label_names),
+            "formats": {}, "tensorflow": tf.__version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "representative_images": len(calib),
+        }
+        log.info("writing frozen graph")
+        write_frozen_graph(inference_fn, tmp / FORMAT_FILES["frozen"], class_id_offset)
+        if "saved_model" in formats:
+            log.info("writing SavedModel")
+            write_saved_model(inference_fn, tmp / FORMAT_FILES["saved_model"], class_id_offset)
+        if "tflite" in formats:
+            log.info("converting TFLite float")
+            info["formats"]["tflite"] = write_tflite(
+                inference_fn, tmp / FORMAT_FILES["tflite"], input_size,
+                class_id_offset=class_id_offset)
+        if "tflite_int8" in formats:
+            log.info("converting TFLite int8 (%d calibration images)", len(calib))
+            info["formats"]["tflite_int8"] = write_tflite(
+                inference_fn, tmp / FORMAT_FILES["tflite_int8"], input_size, int8=True,
+                representative=calib, class_id_offset=class_id_offset)
+        write_label_map(tmp / "label_map.pbtxt", list(label_names))
+        if pipeline_config_text is not None:
+            (tmp / "pipeline.config").write_text(pipeline_config_text)
+        if metrics is not None:
+            (tmp / "metrics.json").write_text(json.dumps(dict(metrics), indent=2) + "\n")
+
+        agreement: dict[str, dict] = {}
+        if verify:
+            log.info("verifying formats on %d images", len(verify))
+            for f, agg in verify_formats(tmp, verify, formats).items():
+                tol = INT8_TOLERANCE if f == "tflite_int8" else FLOAT_TOLERANCE
+                ok = agg.within(**tol)
+                agreement[f] = {**agg.to_json(), "tolerance": tol, "within_tolerance": ok}
+                if not ok and f != "tflite_int8":
+                    raise RuntimeError(f"{f} export disagrees with the frozen graph: "
+                                       f"{agreement[f]}")
+                if not ok:
+                    log.warning("int8 model is outside the stated tolerance: %s", agreement[f])
+        info["agreement_vs_frozen"] = agreement
+        info["compare_min_score"] = COMPARE_MIN_SCORE
+        (tmp / "export_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        # mkdtemp/mkstemp create owner-only entries; an export is meant to be shared.
+        for p in [tmp, *tmp.rglob("*")]:
+            p.chmod((0o777 if p.is_dir() else 0o666) & ~umask)
+
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f"{final.name}.old-", dir=final.parent))
+            os.replace(final, old / "x")
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    files = {f: str(final / FORMAT_FILES[f]) for f in formats}
+    return ExportResult(final, files, agreement, time.monotonic() - t0)
+
+
+def export_model(model: Any, out_dir: str | os.PathLike, **kwargs: Any) -> ExportResult:
+    """`export_all` for a model with preprocess / __call__ / postprocess."""
+    return export_all(inference_fn_from_model(model), out_dir, **kwargs)
