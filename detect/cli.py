@@ -1,0 +1,105 @@
+"""Shared command line of detect_multi_threaded.py and detect_single_threaded.py.
+
+Both scripts take the same flags and run the same code (`detect.pipeline`);
+the single-threaded one is the baseline the threaded engine is measured
+against. Cheap checks (flags, model path, source, screen) run before the model
+is loaded, so mistakes fail in well under a second with one `error:` line.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from common.cli import quiet_tensorflow, setup_logging
+from common.errors import UserError
+from detect.detector import DEFAULT_MODEL, FORMATS
+
+
+def build_parser(threaded: bool) -> argparse.ArgumentParser:
+    what = ("one capture thread and --num-workers detection threads sharing one model"
+            if threaded else "one thread: read, detect, show (the baseline)")
+    p = argparse.ArgumentParser(
+        description=f"Real-time hand detection on a camera, video, stream or image folder; {what}.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--source", default="0",
+                   help="camera index (0, 1, ...), video file, stream URL (rtsp://, http://) "
+                        "or a folder of images")
+    p.add_argument("--display", type=int, choices=(0, 1), default=1,
+                   help="1: show a window (q or Esc quits); 0: headless")
+    p.add_argument("--width", type=int, default=320, help="capture width; file frames are resized")
+    p.add_argument("--height", type=int, default=240, help="capture height")
+    workers_help = "detection worker threads" if threaded else \
+        "accepted for compatibility with detect_multi_threaded.py; ignored"
+    p.add_argument("--num-workers", type=int, default=2, help=workers_help)
+    p.add_argument("--queue-size", type=int, default=5,
+                   help="frames buffered between capture and workers; live sources drop the "
+                        "oldest when it is full" if threaded else workers_help)
+    p.add_argument("--score-thresh", type=float, default=0.5,
+                   help="keep detections with at least this score")
+    p.add_argument("--model", default=str(DEFAULT_MODEL),
+                   help="export dir, SavedModel dir, .pb or .tflite file")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="which format to load from an export dir (default: tflite, then "
+                        "saved_model, frozen, tflite_int8)")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="TFLite interpreter threads (and frozen-graph intra-op threads); "
+                        "default: all cores")
+    p.add_argument("--output", default=None, help="write an annotated video here (mp4v)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after reading N frames")
+    p.add_argument("--json", default=None,
+                   help="write one JSON line per processed frame, in frame order "
+                        "('-' = stdout; human output then goes to stderr)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def _validate(args: argparse.Namespace, threaded: bool) -> None:
+    if threaded and args.num_workers < 1:
+        raise UserError(f"--num-workers must be >= 1, got {args.num_workers}")
+    if threaded and args.queue_size < 1:
+        raise UserError(f"--queue-size must be >= 1, got {args.queue_size}")
+    if not 0.0 <= args.score_thresh <= 1.0:
+        raise UserError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UserError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.num_threads is not None and args.num_threads < 1:
+        raise UserError(f"--num-threads must be >= 1, got {args.num_threads}")
+    if args.width <= 0 or args.height <= 0:
+        raise UserError(f"--width/--height must be positive, got {args.width}x{args.height}")
+
+
+def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
+    args = build_parser(threaded).parse_args(argv)
+    _validate(args, threaded)
+    quiet_tensorflow()
+    setup_logging(args.verbose)
+    # Heavy imports after flag parsing so --help and flag errors are instant.
+    from detect.detector import Detector, resolve_model
+    from detect.outputs import Outputs, check_display
+    from detect.pipeline import run_pipeline
+    from detect.sources import open_source
+
+    human = sys.stderr if args.json == "-" else sys.stdout
+    resolve_model(args.model, args.format)  # missing model: fail before opening a camera
+    if args.display:
+        check_display()
+    with open_source(args.source, args.width, args.height) as source:
+        outputs = Outputs(display=bool(args.display), output=args.output, json_path=args.json,
+                          size=(args.width, args.height), fps=source.fps)
+        ok = False
+        try:
+            detector = Detector(args.model, format=args.format, num_threads=args.num_threads)
+            print(f"{source.description} -> {detector.format} model {detector.path}, "
+                  f"{args.num_workers if threaded else 0} workers", file=human, flush=True)
+            run_pipeline(source, detector, outputs,
+                         num_workers=args.num_workers if threaded else 0,
+                         queue_size=args.queue_size, score_thresh=args.score_thresh,
+                         max_frames=args.max_frames, human=human)
+            ok = True
+        except KeyboardInterrupt:
+            ok = True  # what was processed is a valid result: keep the files
+            raise
+        finally:
+            outputs.close(keep=ok)
+    return 0

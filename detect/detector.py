@@ -1,0 +1,234 @@
+"""Load any exported format and turn a BGR frame into pixel-space Detections.
+
+One class, `Detector`, hides the four export formats behind `detector(frame)`:
+
+  frozen       frozen_inference_graph.pb   tf.compat.v1 graph import + Session
+  saved_model  saved_model/                tf.saved_model.load, serving_default
+  tflite       model.tflite                LiteRT interpreter (XNNPACK)
+  tflite_int8  model_int8.tflite           LiteRT interpreter, full-integer model
+
+Colour order: OpenCV frames are BGR, the models were trained on RGB. The
+conversion happens exactly once, in `Detector.__call__` (cv2.cvtColor);
+`Detector.detect_rgb` is the entry point for callers that already hold RGB.
+Nothing else in detect/ converts colour.
+
+Threads: one Detector is shared by all pipeline workers (loading one model per
+worker would multiply memory and start-up time). `Session.run` and SavedModel
+signature calls are thread-safe and run concurrently. A TFLite interpreter is
+not thread-safe, so its set-input/invoke/get-output section is guarded by a
+lock; workers still overlap everything around it (resize, colour conversion,
+box conversion, drawing), and XNNPACK spreads one invoke over `num_threads`
+cores. TensorFlow is imported lazily, so a TFLite-only run never loads it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from common.errors import UserError
+from detect.detections import Detections
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path("exported_models/handtrack_default")
+FORMATS = ("frozen", "saved_model", "tflite", "tflite_int8")
+FORMAT_FILES = {
+    "frozen": "frozen_inference_graph.pb",
+    "saved_model": "saved_model",
+    "tflite": "model.tflite",
+    "tflite_int8": "model_int8.tflite",
+}
+# Picked for an export dir when no format is given: TFLite float is the fastest
+# accurate CPU path and needs no TensorFlow import; int8 only on request.
+PREFERENCE = ("tflite", "saved_model", "frozen", "tflite_int8")
+OUTPUT_NAMES = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+LABEL_MAP_NAME = "label_map.pbtxt"
+
+
+def resolve_model(path: str | os.PathLike, format: str | None = None) -> tuple[str, Path]:
+    """Map `--model` (+ optional `--format`) to (format, concrete file or dir)."""
+    if format is not None and format not in FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"model not found: {p} (export one with export.py, or pass --model)")
+    if p.is_dir() and (p / "saved_model.pb").is_file():
+        if format not in (None, "saved_model"):
+            raise UserError(f"--model {p} is a SavedModel dir, but --format {format} was given")
+        return "saved_model", p
+    if p.is_dir():
+        present = [f for f in FORMATS if (p / FORMAT_FILES[f]).exists()]
+        if format is not None:
+            if format not in present:
+                raise UserError(f"{p} has no {format} model ({FORMAT_FILES[format]}); "
+                                f"present: {', '.join(present) or 'none'}")
+            return format, p / FORMAT_FILES[format]
+        for f in PREFERENCE:
+            if f in present:
+                return f, p / FORMAT_FILES[f]
+        raise UserError(f"{p} holds no exported model (expected one of "
+                        f"{', '.join(FORMAT_FILES.values())})")
+    if p.suffix == ".pb":
+        guessed = "frozen"
+    elif p.suffix == ".tflite":
+        guessed = "tflite_int8" if "int8" in p.name else "tflite"
+    else:
+        raise UserError(f"--model {p}: not an export dir, SavedModel dir, .pb or .tflite file")
+    if format is not None and format != guessed and {format, guessed} != {"tflite", "tflite_int8"}:
+        raise UserError(f"--model {p} is a {guessed} model, but --format {format} was given")
+    return format or guessed, p
+
+
+def _find_label_names(model_path: Path) -> list[str] | None:
+    from detect.labels import read_label_map
+
+    for d in (model_path if model_path.is_dir() else model_path.parent,
+              model_path.parent, model_path.parent.parent):
+        if (d / LABEL_MAP_NAME).is_file():
+            return read_label_map(d / LABEL_MAP_NAME)
+    return None
+
+
+class _FrozenGraph:
+    def __init__(self, path: Path, num_threads: int | None) -> None:
+        import tensorflow as tf
+
+        gd = tf.compat.v1.GraphDef()
+        try:
+            gd.ParseFromString(path.read_bytes())
+        except Exception as exc:  # protobuf DecodeError
+            raise UserError(f"{path}: not a GraphDef ({exc})") from None
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.compat.v1.import_graph_def(gd, name="")
+        try:
+            self.input = self.graph.get_tensor_by_name("image_tensor:0")
+            self.fetch = [self.graph.get_tensor_by_name(f"{n}:0") for n in OUTPUT_NAMES]
+        except KeyError as exc:
+            raise UserError(f"{path}: not an exported detection graph ({exc})") from None
+        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=num_threads or 0)
+        self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+        self.input_size = None
+
+    def run(self, rgb: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(self.fetch, {self.input: rgb[None]})
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class _SavedModel:
+    def __init__(self, path: Path, num_threads: int | None) -> None:
+        import tensorflow as tf
+
+        self._tf = tf
+        self.loaded = tf.saved_model.load(str(path))
+        try:
+            self.fn = self.loaded.signatures["serving_default"]
+        except KeyError:
+            raise UserError(f"{path}: SavedModel has no 'serving_default' signature") from None
+        self.input_size = None
+
+    def run(self, rgb: np.ndarray) -> list[np.ndarray]:
+        out = self.fn(input_tensor=self._tf.constant(rgb[None]))
+        return [out[n].numpy() for n in OUTPUT_NAMES]
+
+    def close(self) -> None:
+        pass
+
+
+class _TFLite:
+    def __init__(self, path: Path, num_threads: int | None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.interpreter = Interpreter(model_path=str(path),
+                                           num_threads=num_threads or os.cpu_count() or 1)
+        except ValueError as exc:
+            raise UserError(f"{path}: not a TFLite model ({exc})") from None
+        self.runner = self.interpreter.get_signature_runner("serving_default")
+        (name, detail), = self.runner.get_input_details().items()
+        self.input_name = name
+        _, h, w, _ = (int(v) for v in detail["shape"])
+        self.input_size = (h, w)
+        self.input_dtype = detail["dtype"]
+        scale, zero = detail.get("quantization", (0.0, 0))
+        # Our exports take raw uint8 pixels; a model whose input is quantised with
+        # other parameters gets pixels mapped to its scale here.
+        self.quant = (scale, zero) if scale and (scale, zero) != (1.0, 0) else None
+        self.lock = threading.Lock()
+
+    def run(self, rgb: np.ndarray) -> list[np.ndarray]:
+        h, w = self.input_size
+        if rgb.shape[:2] != (h, w):
+            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+        x = rgb[None]
+        if self.quant is not None:
+            scale, zero = self.quant
+            info = np.iinfo(self.input_dtype)
+            x = np.clip(np.rint(x / scale + zero), info.min, info.max)
+        x = x.astype(self.input_dtype, copy=False)
+        with self.lock:
+            out = self.runner(**{self.input_name: x})
+        return [out[n] for n in OUTPUT_NAMES]
+
+    def close(self) -> None:
+        pass
+
+
+_BACKENDS = {"frozen": _FrozenGraph, "saved_model": _SavedModel,
+             "tflite": _TFLite, "tflite_int8": _TFLite}
+
+
+class Detector:
+    """A loaded exported model: `detector(frame_bgr) -> Detections` (pixel coords).
+
+    model: export dir (format picked by PREFERENCE unless `format` is given), a
+    SavedModel dir, or a .pb / .tflite file. num_threads: TFLite interpreter
+    threads (default: all cores) and frozen-graph intra-op threads.
+    """
+
+    def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, format: str | None = None,
+                 num_threads: int | None = None,
+                 label_names: Sequence[str] | None = None) -> None:
+        self.format, self.path = resolve_model(model, format)
+        self.label_names = list(label_names) if label_names is not None \
+            else _find_label_names(self.path)
+        self._backend = _BACKENDS[self.format](self.path, num_threads)
+        log.info("loaded %s model %s", self.format, self.path)
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """(h, w) the frame is resized to before inference (TFLite), None = any size."""
+        return self._backend.input_size
+
+    def detect_rgb(self, rgb: np.ndarray) -> Detections:
+        """All detections the model returns for an RGB uint8 [H, W, 3] image."""
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+                or rgb.shape[2] != 3:
+            raise ValueError(f"expected a uint8 [H, W, 3] image, got "
+                             f"{getattr(rgb, 'dtype', type(rgb))} {getattr(rgb, 'shape', '')}")
+        boxes, scores, classes, num = self._backend.run(rgb)
+        h, w = rgb.shape[:2]
+        return Detections.from_normalized(boxes[0], scores[0], classes[0], np.ravel(num)[0],
+                                          w, h, self.label_names)
+
+    def __call__(self, frame_bgr: np.ndarray) -> Detections:
+        """Detections for an OpenCV BGR frame: the one BGR->RGB conversion happens here."""
+        if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 \
+                or frame_bgr.shape[2] != 3:
+            raise ValueError(f"expected a BGR [H, W, 3] frame, got "
+                             f"{getattr(frame_bgr, 'shape', type(frame_bgr))}")
+        return self.detect_rgb(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __repr__(self) -> str:
+        return f"Detector(format={self.format!r}, path='{self.path}')"
