@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = ".prep_state.json"
 STATE_VERSION = 1
-SPLIT_MODES = ("random", "group")
+SPLIT_MODES = ("random", "group", "video")  # video: group split, groups are videos
 MAX_LISTED_GROUPS = 100
 
 T = TypeVar("T")
@@ -96,12 +96,12 @@ class Summary:
 
 def plan_splits(images: Sequence[ImageAnn], mode: str, fractions: Sequence[float],
                 seed: int) -> dict[str, list[ImageAnn]]:
-    """Assign images to splits: per image ('random') or per group ('group')."""
+    """Assign images to splits: per image ('random') or per group ('group'/'video')."""
     by_name = {image.filename: image for image in images}
     if mode == "random":
         names = split_random(list(by_name), fractions, seed)
         return {split: [by_name[n] for n in names[split]] for split in SPLITS}
-    if mode == "group":
+    if mode in ("group", "video"):
         sizes = collections.Counter(image.group for image in images)
         where = split_groups(sizes, fractions, seed)
         plan: dict[str, list[ImageAnn]] = {split: [] for split in SPLITS}
@@ -232,8 +232,12 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
                   class_names: Sequence[str], *, split: str = "random", seed: int = 42,
                   fractions: Sequence[float] = DEFAULT_FRACTIONS, shards: int = 1,
                   workers: int | None = None, visualize: int = 0,
-                  box_stats: BoxStats | None = None, progress: bool = True) -> Summary:
-    """Split `images` and write the full dataset layout under `out_dir`; see module doc."""
+                  box_stats: BoxStats | None = None, notes: Sequence[str] = (),
+                  progress: bool = True) -> Summary:
+    """Split `images` and write the full dataset layout under `out_dir`; see module doc.
+
+    `notes` are extra summary lines from the caller (e.g. EgoHands polygon counts).
+    """
     from tqdm import tqdm
 
     from data_prep.tfrecords import assign_shards, build_example, inspect_image, \
@@ -260,6 +264,7 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
 
     plan = plan_splits(images, split, fractions, seed)
     summary = _summarize(plan, out_dir, split, class_names, box_stats or BoxStats())
+    summary.notes.extend(notes)
     options = {"split": split, "seed": seed, "fractions": list(fractions), "shards": shards}
     fingerprint = _fingerprint(plan, class_names, options)
     state = _read_state(out_dir)

@@ -82,13 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     zip_path = egohands.ensure_zip(args.zip, out, args.url, args.sha256, progress)
     raw = egohands.safe_extract(zip_path, out / "raw", progress)
     images, stats, counts = egohands.load_egohands(raw, args.classes, progress)
+    note = (f"EgoHands: {counts['videos']} videos, {len(images)} frames, "
+            f"{counts['no_polygon']} empty/<3-point polygons (no hand)")
     summary = write_dataset(
-        images, out, names, split="group" if args.split == "video" else "random",
+        images, out, names, split=args.split,
         seed=args.seed, fractions=fractions, shards=args.shards, workers=args.workers,
-        visualize=args.visualize, box_stats=stats, progress=progress)
-    summary.split_mode = args.split
-    summary.notes.insert(0, f"EgoHands: {counts['videos']} videos, {len(images)} frames, "
-                            f"{counts['no_polygon']} empty/<3-point polygons (no hand)")
+        visualize=args.visualize, box_stats=stats, notes=[note], progress=progress)
     if summary.skipped_run:
         summary.notes.append("nothing to do: outputs already match these inputs and options")
     print("\n".join(summary.lines()))
