@@ -178,11 +178,13 @@ def _clear_outputs(out_dir: Path) -> None:
 
 def _remove_stale_temps(out_dir: Path) -> None:
     """Temp files of a killed run (atomic_path's `.name.XXXX.tmp`) are garbage."""
-    for folder in [out_dir, out_dir / "records", out_dir / "visualize",
+    stale = list(out_dir.glob(".*.tmp"))
+    for folder in [out_dir / "records", out_dir / "visualize",
                    *(out_dir / "images" / s for s in SPLITS)]:
         if folder.is_dir():
-            for tmp in folder.rglob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+            stale.extend(folder.rglob(".*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
 
 
 def _check_sources_outside(images: Sequence[ImageAnn], out_dir: Path) -> None:

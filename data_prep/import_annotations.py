@@ -12,7 +12,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from common.cli import quiet_tensorflow, run_main, setup_logging
