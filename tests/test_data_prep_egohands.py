@@ -284,3 +284,32 @@ def test_root_script_help_and_exit_code(tmp_path):
                              str(tmp_path / "o")], cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith(f"error: {bad}")
+
+
+def test_download_path_with_sha256(good_zip, tmp_path, capsys):
+    """Without --zip the zip comes from --url (here a local server), checked by --sha256."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(good_zip.parent))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/{good_zip.name}"
+        out = tmp_path / "out"
+        digest = hashlib.sha256(good_zip.read_bytes()).hexdigest()
+        code, _, err = _run(["--out", str(out), "--url", url, "--sha256", "0" * 64], capsys)
+        assert code == 2 and "SHA-256" in err and "--zip PATH" in err
+        code, stdout, err = _run(["--out", str(out), "--url", url, "--sha256", digest], capsys)
+        assert code == 0, err
+        assert (out / "egohands_data.zip").read_bytes() == good_zip.read_bytes()
+        assert "EgoHands: 3 videos, 12 frames" in stdout
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
