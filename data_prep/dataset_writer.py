@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 from common.atomic import atomic_write_bytes, atomic_write_text
 from common.errors import UserError
 from data_prep.annotations import BoxStats, ImageAnn, write_csv
-from data_prep.label_map import IGNORE_CLASS, write_label_map
+from data_prep.label_map import IGNORE_CLASS, label_map_text, write_label_map
 from data_prep.splits import DEFAULT_FRACTIONS, SPLITS, split_groups, split_random
 
 log = logging.getLogger(__name__)
@@ -257,6 +257,7 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
     duplicates = [n for n, c in collections.Counter(i.filename for i in images).items() if c > 1]
     if duplicates:
         raise UserError(f"duplicate image file name(s): {', '.join(sorted(duplicates)[:5])}")
+    label_map_text(list(class_names))  # validates: non-empty, unique, no 'ignore'
     class_ids = {name: idx for idx, name in enumerate(class_names, start=1)}
     for image in images:
         for box in image.boxes:
