@@ -27,6 +27,8 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # tf-models-official logs every layer it builds through absl at INFO.
+    logging.getLogger("absl").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def run_main(main: Callable[[Sequence[str] | None], int | None],

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Evaluate a trained checkpoint: AP@0.5 and COCO AP with pycocotools, a PR curve and metrics.json."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from common.cli import quiet_tensorflow, run_main, setup_logging
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--pipeline", required=True, help="pipeline.config path or bare name")
+    p.add_argument("--checkpoint", required=True,
+                   help="training folder (newest checkpoint is used) or a checkpoint prefix")
+    p.add_argument("--split", default="eval", choices=["eval", "test"],
+                   help="eval_input_reader records, or the matching test records")
+    p.add_argument("--records", nargs="+", default=None,
+                   help="TFRecord files/globs to evaluate instead of the config's")
+    p.add_argument("--out", default=None, help="folder for metrics.json and pr_curve.png "
+                                               "(default: <checkpoint folder>/eval_<split>)")
+    p.add_argument("--max-examples", type=int, default=0, help="limit the number of images (0: all)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    quiet_tensorflow()
+    setup_logging(args.verbose)
+    from config.loader import load_pipeline
+    from ssd.builder import build_from_pipeline
+    from training.checkpoints import restore_trained
+    from training.evaluate_lib import evaluate_model
+
+    pipeline = load_pipeline(args.pipeline)
+    model = build_from_pipeline(pipeline)
+    prefix = restore_trained(model, args.checkpoint)
+    ckpt_dir = Path(prefix).parent
+    out = Path(args.out) if args.out else ckpt_dir / f"eval_{args.split}"
+    metrics = evaluate_model(pipeline, model, out, split_name=args.split, records=args.records,
+                             max_examples=args.max_examples,
+                             extra={"checkpoint": prefix, "pipeline": str(args.pipeline)})
+    print(f"AP@0.5={metrics['AP50']:.4f} AP@[.5:.95]={metrics['AP']:.4f} -> {out / 'metrics.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Fine-tune SSD-MobileNet v1 from an Object Detection API pipeline.config.
+
+Rerunning the same command resumes from the newest checkpoint in --model-dir.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from common.cli import quiet_tensorflow, run_main, setup_logging
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--pipeline", required=True,
+                   help="pipeline.config path, or a bare name in pipeline_configs/ (e.g. ssd.config)")
+    p.add_argument("--model-dir", default=None,
+                   help="checkpoints, TensorBoard logs and a copy of the config "
+                        "(default: train_dir/<config name>)")
+    p.add_argument("--num-steps", type=int, default=None, help="override train_config.num_steps")
+    p.add_argument("--batch-size", type=int, default=None, help="override train_config.batch_size")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="save a checkpoint every N steps")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="evaluate on eval_input_reader every N steps (0: never)")
+    p.add_argument("--log-every", type=int, default=10, help="TensorBoard scalars every N steps")
+    p.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    quiet_tensorflow()
+    setup_logging(args.verbose)
+    from config.loader import apply_overrides, load_pipeline
+    from training.train_lib import TrainOptions, train
+
+    pipeline = load_pipeline(args.pipeline)
+    pipeline = apply_overrides(pipeline, num_steps=args.num_steps, batch_size=args.batch_size)
+    if args.checkpoint_every <= 0:
+        from common.errors import UserError
+        raise UserError(f"--checkpoint-every: must be positive (got {args.checkpoint_every})")
+    model_dir = Path(args.model_dir or Path("train_dir") / Path(args.pipeline).stem)
+    result = train(pipeline, TrainOptions(
+        model_dir=model_dir, num_steps=pipeline.train_config.num_steps,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+        eval_every=args.eval_every, seed=args.seed))
+    print(json.dumps({k: v for k, v in result.items() if k != "loss_history"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,123 @@
+"""Run a model over eval records and score it with pycocotools (via `evaluation`).
+
+Images are resized to the model's input size in tf.data and batched; boxes
+come back normalised and are scaled to each image's original pixels, so the
+groundtruth is scored at the resolution it was labelled in.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from common.errors import UserError
+from data_prep.label_map import read_label_map
+from evaluation import compute_metrics, format_summary, plot_pr_curves, write_metrics_json
+from ssd.model import preprocess_images
+from training.inputs import ExampleDecoder, resolve_record_files
+
+log = logging.getLogger(__name__)
+
+
+def eval_record_patterns(pipeline, split_name: str = "eval") -> list[str]:
+    """The eval_input_reader paths, or the same paths with `eval` swapped for `test`."""
+    readers = list(pipeline.eval_input_reader)
+    if not readers:
+        raise UserError("eval_input_reader: not set in the pipeline config")
+    patterns = list(readers[0].tf_record_input_reader.input_path)
+    if split_name == "eval":
+        return patterns
+    swapped = [re.sub(r"(^|/)eval(?=[._-])", rf"\g<1>{split_name}", p) for p in patterns]
+    if swapped == patterns:
+        raise UserError(f"--split {split_name}: cannot derive {split_name} records from "
+                        f"eval_input_reader paths {patterns}; pass --records")
+    return swapped
+
+
+def label_names(pipeline) -> list[str]:
+    readers = list(pipeline.eval_input_reader) or [pipeline.train_input_reader]
+    path = readers[0].label_map_path or pipeline.train_input_reader.label_map_path
+    if not path:
+        return [f"class_{i}" for i in range(1, pipeline.model.ssd.num_classes + 1)]
+    if not Path(path).exists():
+        raise UserError(f"label_map_path: {path} does not exist")
+    return read_label_map(path)
+
+
+def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples: int = 0):
+    """Yield (groundtruth, detection) dicts in the `evaluation` list-of-dicts format."""
+    decoder = ExampleDecoder()
+    size = model.config.input_size
+
+    def prepare(serialized):
+        ex = decoder(serialized)
+        shape = tf.shape(ex["image"])
+        return {"image": preprocess_images(ex["image"][None], size)[0],
+                "height": shape[0], "width": shape[1], "source_id": ex["source_id"],
+                "filename": ex["filename"]}, ex["boxes"], ex["classes"], ex["ignore"]
+
+    ds = tf.data.TFRecordDataset(list(files))
+    if max_examples:
+        ds = ds.take(max_examples)
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    @tf.function
+    def detect(images):
+        return model.postprocess(model(images, training=False))
+
+    counter = 0
+    for features, boxes, classes, ignore in ds:
+        out = {k: v.numpy() for k, v in detect(features["image"]).items()}
+        for i in range(features["image"].shape[0]):
+            h, w = int(features["height"][i]), int(features["width"][i])
+            scale = np.array([w, h, w, h], np.float32)
+            valid = classes[i].numpy() > 0   # padded rows have class 0
+            gt_boxes = boxes[i].numpy()[valid][:, [1, 0, 3, 2]] * scale
+            n = int(out["num_detections"][i])
+            det_boxes = out["detection_boxes"][i, :n][:, [1, 0, 3, 2]] * scale
+            name = features["filename"][i].numpy().decode() or features["source_id"][i].numpy().decode()
+            image_id = f"{counter}:{name}"
+            counter += 1
+            yield ({"image_id": image_id, "height": h, "width": w, "boxes": gt_boxes,
+                    "classes": classes[i].numpy()[valid], "difficult": ignore[i].numpy()[valid]},
+                   {"image_id": image_id, "boxes": det_boxes,
+                    "scores": out["detection_scores"][i, :n],
+                    "classes": out["detection_classes"][i, :n].astype(np.int64) + 1})
+
+
+def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eval",
+                   records: Sequence[str] | None = None, max_examples: int = 0,
+                   extra: dict | None = None) -> dict:
+    patterns = list(records) if records else eval_record_patterns(pipeline, split_name)
+    files = resolve_record_files(patterns, "eval records")
+    if not max_examples and pipeline.eval_config.num_examples:
+        max_examples = pipeline.eval_config.num_examples
+    names = label_names(pipeline)
+    started = time.time()
+    groundtruths, detections = [], []
+    for gt, det in tqdm(run_detector(model, files, max_examples=max_examples),
+                        desc=f"eval[{split_name}]", unit="img", disable=None):
+        groundtruths.append(gt)
+        detections.append(det)
+    if not groundtruths:
+        raise UserError(f"eval records {patterns}: no examples")
+    metrics = compute_metrics(groundtruths, detections, names)
+    elapsed = time.time() - started
+    log.info("evaluation on %d %s images (%.1f s):\n%s", len(groundtruths), split_name, elapsed,
+             format_summary(metrics))
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        info = {"split": split_name, "records": patterns, "num_images": len(groundtruths),
+                "eval_seconds": round(elapsed, 1), **(extra or {})}
+        write_metrics_json(metrics, out_dir / "metrics.json", extra=info)
+        plot_pr_curves(metrics, out_dir / "pr_curve.png", title=f"{split_name}: AP@0.5")
+        log.info("wrote %s and %s", out_dir / "metrics.json", out_dir / "pr_curve.png")
+    return metrics

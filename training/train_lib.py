@@ -1,0 +1,215 @@
+"""The training loop: tf.distribute strategy, tf.data, checkpoints with resume, TensorBoard.
+
+Resume is by design, not by flag: rerunning the same command finds the latest
+checkpoint in --model-dir and continues from its step (the step counter lives
+in the checkpoint), so a killed run loses at most `checkpoint_every` steps.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from common.errors import UserError
+from config import loader as config_loader
+from ssd.builder import build_from_pipeline
+from ssd.losses import ssd_loss
+from ssd.targets import SsdTargetAssigner
+from training import augment, checkpoints, optimizers
+from training.inputs import TrainInputs, resolve_record_files
+
+log = logging.getLogger(__name__)
+
+LOSS_EXPLOSION = 1e6
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN/inf or exploded; the message says at which step."""
+
+
+@dataclass
+class TrainOptions:
+    model_dir: Path
+    num_steps: int
+    checkpoint_every: int = 500
+    log_every: int = 10
+    summary_images_every: int = 500
+    eval_every: int = 0
+    max_checkpoints: int = 5
+    seed: int | None = None
+
+
+def select_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirrored from TF_CONFIG, Mirrored on several GPUs, else the default."""
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _summary_image(images, boxes, counts, max_images=3):
+    """Training images (back in 0..1) with their groundtruth boxes drawn."""
+    images = (images[:max_images] + 1.0) / 2.0
+    boxes = boxes[:max_images]
+    mask = tf.sequence_mask(counts[:max_images], tf.shape(boxes)[1], dtype=tf.float32)[..., None]
+    colors = tf.constant([[1.0, 0.2, 0.2]])
+    return tf.image.draw_bounding_boxes(images, boxes * mask, colors)
+
+
+def train(pipeline, options: TrainOptions) -> dict:
+    """Train from `pipeline` (a parsed TrainEvalPipelineConfig) into options.model_dir."""
+    model_dir = options.model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
+    config_loader.save_pipeline(pipeline, model_dir / "pipeline.config")
+    if options.seed is not None:
+        tf.keras.utils.set_random_seed(options.seed)
+
+    tc = pipeline.train_config
+    files = resolve_record_files(list(pipeline.train_input_reader.tf_record_input_reader.input_path),
+                                 "train_input_reader.tf_record_input_reader.input_path")
+    strategy = select_strategy()
+    with strategy.scope():
+        model = build_from_pipeline(pipeline)
+        optimizer, lr_schedule = optimizers.optimizer_from_proto(tc.optimizer)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    manager = tf.train.CheckpointManager(ckpt, str(model_dir), max_to_keep=options.max_checkpoints)
+
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        log.info("resuming from %s at step %d", manager.latest_checkpoint, int(step))
+    elif tc.fine_tune_checkpoint:
+        kind = tc.fine_tune_checkpoint_type or ("detection" if tc.from_detection_checkpoint
+                                                else "classification")
+        checkpoints.restore_zoo_checkpoint(model, tc.fine_tune_checkpoint, kind)
+    else:
+        log.warning("no fine_tune_checkpoint: training from random initialisation")
+
+    start_step = int(step)
+    if start_step >= options.num_steps:
+        log.info("already trained to step %d (num_steps %d); nothing to do", start_step, options.num_steps)
+        return {"step": start_step, "resumed": True}
+
+    cfg = model.config
+    inputs = TrainInputs(
+        files=files, batch_size=tc.batch_size, input_size=cfg.input_size,
+        target_assigner=SsdTargetAssigner(cfg, model.anchors_corners),
+        augment=augment.augmentation_from_proto(tc.data_augmentation_options),
+        seed=options.seed)
+    dist_ds = strategy.distribute_datasets_from_function(inputs.dataset)
+    iterator = iter(dist_ds)
+    clip_norm = tc.gradient_clipping_by_norm
+
+    def replica_step(features, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(features["image"], training=True)
+            decoded = model.decode_boxes(outputs["box_encodings"])
+            losses = ssd_loss(outputs, targets, decoded, cfg.loss)
+            reg = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+            total = losses["classification_loss"] + losses["localization_loss"] + reg
+            scaled = total / strategy.num_replicas_in_sync
+        variables = model.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        if clip_norm > 0:
+            grads, _ = tf.clip_by_global_norm(grads, clip_norm)
+        optimizer.apply_gradients(zip(grads, variables))
+        losses["regularization_loss"] = reg
+        losses["total_loss"] = total
+        return losses
+
+    @tf.function
+    def train_step(iterator):
+        features, targets = next(iterator)
+        per_replica = strategy.run(replica_step, args=(features, targets))
+        step.assign_add(1)
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                for k, v in per_replica.items()}
+
+    @tf.function
+    def summary_batch(iterator):
+        features, _ = next(iterator)
+        return strategy.experimental_local_results(features)[0]
+
+    writer = tf.summary.create_file_writer(str(model_dir / "train"))
+    eval_hook = _make_eval_hook(pipeline, model, model_dir) if options.eval_every else None
+    log.info("training %s: batch %d, input %dx%d, %d anchors, steps %d -> %d, %s, %d record files",
+             "ssd_mobilenet_v1", tc.batch_size, cfg.input_size[0], cfg.input_size[1],
+             model.num_anchors, start_step, options.num_steps, type(strategy).__name__, len(files))
+
+    last = {}
+    history: list[tuple[int, float]] = []
+    t_window, s_window = time.time(), start_step
+    t_start = time.time()
+    bar = tqdm(total=options.num_steps, initial=start_step, unit="step", dynamic_ncols=True,
+               desc="train", disable=None)
+    try:
+        with writer.as_default():
+            while int(step) < options.num_steps:
+                losses = train_step(iterator)
+                current = int(step)
+                values = {k: float(v) for k, v in losses.items()}
+                total = values["total_loss"]
+                if not math.isfinite(total) or total > LOSS_EXPLOSION:
+                    raise TrainingDiverged(
+                        f"loss is {total} at step {current}: training diverged; lower the "
+                        f"learning rate in {tc.optimizer.WhichOneof('optimizer')} or check the records")
+                last = values
+                history.append((current, total))
+                bar.update(1)
+                if current % options.log_every == 0 or current == options.num_steps:
+                    now = time.time()
+                    steps_per_sec = (current - s_window) / max(now - t_window, 1e-9)
+                    t_window, s_window = now, current
+                    lr = optimizers.learning_rate_at(lr_schedule, current)
+                    for name, value in values.items():
+                        tf.summary.scalar(f"loss/{name}" if "loss" in name else name, value, step=current)
+                    tf.summary.scalar("learning_rate", lr, step=current)
+                    tf.summary.scalar("steps_per_sec", steps_per_sec, step=current)
+                    bar.set_postfix(loss=f"{total:.3f}", lr=f"{lr:.2e}", sps=f"{steps_per_sec:.2f}")
+                if options.summary_images_every and (current == start_step + 1 or
+                                                     current % options.summary_images_every == 0):
+                    feats = summary_batch(iterator)
+                    tf.summary.image("train/groundtruth", _summary_image(
+                        feats["image"], feats["groundtruth_boxes"], feats["num_groundtruth"]),
+                        step=current, max_outputs=3)
+                if current % options.checkpoint_every == 0:
+                    manager.save(checkpoint_number=current)
+                if eval_hook and current % options.eval_every == 0:
+                    eval_hook(current)
+                writer.flush()
+    except KeyboardInterrupt:
+        bar.close()
+        path = manager.save(checkpoint_number=int(step))
+        log.info("interrupted: saved %s; rerun the same command to resume", path)
+        raise
+    bar.close()
+    final = manager.save(checkpoint_number=int(step))
+    elapsed = time.time() - t_start
+    result = {"step": int(step), "checkpoint": final, "wall_time_s": round(elapsed, 1),
+              "steps_per_sec": round((int(step) - start_step) / max(elapsed, 1e-9), 3),
+              "final_losses": {k: round(v, 5) for k, v in last.items()},
+              "loss_history": [(s, round(v, 5)) for s, v in history]}
+    log.info("done: step %d, %.1f s, checkpoint %s, losses %s", int(step), elapsed, final,
+             json.dumps(result["final_losses"]))
+    return result
+
+
+def _make_eval_hook(pipeline, model, model_dir: Path):
+    from training import evaluate_lib
+
+    def hook(step: int) -> None:
+        out = model_dir / f"eval_step_{step}"
+        metrics = evaluate_lib.evaluate_model(pipeline, model, out, split_name="eval")
+        with tf.summary.record_if(True):
+            for key in ("AP50", "AP"):
+                tf.summary.scalar(f"eval/{key}", metrics[key], step=step)
+    return hook
