@@ -21,7 +21,9 @@ Fields left unset are never checked, so OD API defaults that handtrack does
 not implement (notably `optimizer.use_moving_average`, default true) are
 simply not used: model code must only read fields listed here.
 
-To support a new field: implement it in the model/training code, then add its
+The rules mirror what ssd/builder.py, training/augment.py, training/optimizers.py,
+training/inputs.py and training/evaluate_lib.py read. To support a new field:
+implement it in the model/training code, then add its
 dotted path here (with `only(...)` if only some values work) and a test.
 Paths use field names only; repeated fields are not indexed
 ("train_config.data_augmentation_options.ssd_random_crop.operations.min_area").
@@ -78,30 +80,25 @@ def _add(prefix: str, rules: Dict[str, Rule]) -> None:
 
 # --- model.ssd --------------------------------------------------------------
 
+# ssd/feature_extractor.py ConvHyperparams: L2 weight, truncated-normal stddev,
+# batch-norm decay/epsilon; conv -> batch norm (centre and scale) -> ReLU6.
 _HYPERPARAMS = {
     "": HONOURED,
     "op": only("CONV"),
-    "activation": only("NONE", "RELU", "RELU_6"),
+    "activation": only("RELU_6", why="handtrack's SSD layers always use ReLU6"),
     "regularizer": HONOURED,
     "regularizer.l2_regularizer": HONOURED,
     "regularizer.l2_regularizer.weight": HONOURED,
     "initializer": HONOURED,
     "initializer.truncated_normal_initializer": HONOURED,
-    "initializer.truncated_normal_initializer.mean": HONOURED,
+    "initializer.truncated_normal_initializer.mean": only(0.0),
     "initializer.truncated_normal_initializer.stddev": HONOURED,
-    "initializer.random_normal_initializer": HONOURED,
-    "initializer.random_normal_initializer.mean": HONOURED,
-    "initializer.random_normal_initializer.stddev": HONOURED,
-    "initializer.variance_scaling_initializer": HONOURED,
-    "initializer.variance_scaling_initializer.factor": HONOURED,
-    "initializer.variance_scaling_initializer.uniform": HONOURED,
-    "initializer.variance_scaling_initializer.mode": HONOURED,
     "batch_norm": HONOURED,
     "batch_norm.decay": HONOURED,
-    "batch_norm.center": HONOURED,
-    "batch_norm.scale": HONOURED,
     "batch_norm.epsilon": HONOURED,
-    "batch_norm.train": HONOURED,
+    "batch_norm.center": only(True),
+    "batch_norm.scale": only(True),
+    "batch_norm.train": only(True, why="to freeze batch norm set model.ssd.freeze_batchnorm: true"),
     "regularize_depthwise": only(False),
 }
 
@@ -125,7 +122,10 @@ _add("model.ssd", {
     "feature_extractor.pad_to_multiple": only(1),
     "feature_extractor.use_explicit_padding": only(False),
     "feature_extractor.use_depthwise": only(False),
-    "feature_extractor.override_base_feature_extractor_hyperparams": HONOURED,
+    "feature_extractor.override_base_feature_extractor_hyperparams": ignored(
+        "handtrack applies conv_hyperparams to the whole MobileNet v1, whose own defaults are "
+        "the same (L2 4e-5, batch-norm decay 0.9997, epsilon 0.001); initialisers only matter "
+        "for layers not restored from a checkpoint"),
     "box_coder": HONOURED,
     "box_coder.faster_rcnn_box_coder": HONOURED,
     "box_coder.faster_rcnn_box_coder.y_scale": HONOURED,
@@ -136,7 +136,7 @@ _add("model.ssd", {
     "matcher.argmax_matcher": HONOURED,
     "matcher.argmax_matcher.matched_threshold": HONOURED,
     "matcher.argmax_matcher.unmatched_threshold": HONOURED,
-    "matcher.argmax_matcher.ignore_thresholds": HONOURED,
+    "matcher.argmax_matcher.ignore_thresholds": only(False),
     "matcher.argmax_matcher.negatives_lower_than_unmatched": HONOURED,
     "matcher.argmax_matcher.force_match_for_each_row": HONOURED,
     "matcher.argmax_matcher.use_matmul_gather": ignored(
@@ -155,21 +155,17 @@ _add("model.ssd", {
     "anchor_generator.ssd_anchor_generator.reduce_boxes_in_lowest_layer": HONOURED,
     "anchor_generator.ssd_anchor_generator.base_anchor_height": HONOURED,
     "anchor_generator.ssd_anchor_generator.base_anchor_width": HONOURED,
-    "anchor_generator.ssd_anchor_generator.height_stride": HONOURED,
-    "anchor_generator.ssd_anchor_generator.width_stride": HONOURED,
-    "anchor_generator.ssd_anchor_generator.height_offset": HONOURED,
-    "anchor_generator.ssd_anchor_generator.width_offset": HONOURED,
     "box_predictor": HONOURED,
     "box_predictor.convolutional_box_predictor": HONOURED,
-    "box_predictor.convolutional_box_predictor.min_depth": HONOURED,
-    "box_predictor.convolutional_box_predictor.max_depth": HONOURED,
-    "box_predictor.convolutional_box_predictor.num_layers_before_predictor": HONOURED,
+    "box_predictor.convolutional_box_predictor.min_depth": only(0),
+    "box_predictor.convolutional_box_predictor.max_depth": only(0),
+    "box_predictor.convolutional_box_predictor.num_layers_before_predictor": only(0),
     "box_predictor.convolutional_box_predictor.use_dropout": HONOURED,
     "box_predictor.convolutional_box_predictor.dropout_keep_probability": HONOURED,
     "box_predictor.convolutional_box_predictor.kernel_size": HONOURED,
     "box_predictor.convolutional_box_predictor.box_code_size": only(
         4, why="the faster_rcnn_box_coder encodes 4 numbers per box"),
-    "box_predictor.convolutional_box_predictor.apply_sigmoid_to_scores": HONOURED,
+    "box_predictor.convolutional_box_predictor.apply_sigmoid_to_scores": only(False),
     "box_predictor.convolutional_box_predictor.class_prediction_bias_init": HONOURED,
     "box_predictor.convolutional_box_predictor.use_depthwise": only(False),
     "post_processing": HONOURED,
@@ -207,7 +203,8 @@ _add("model.ssd", {
     "loss.classification_weight": HONOURED,
     "loss.localization_weight": HONOURED,
     "normalize_loss_by_num_matches": HONOURED,
-    "encode_background_as_zeros": HONOURED,
+    "encode_background_as_zeros": only(
+        False, why="handtrack's class head always has a background column"),
     "freeze_batchnorm": HONOURED,
     "inplace_batchnorm_update": ignored(
         "a TF1 graph-mode detail; Keras batch norm updates its statistics itself"),
@@ -260,7 +257,6 @@ SUPPORTED_AUGMENTATIONS: Dict[str, Dict[str, Rule]] = {
     "random_adjust_contrast": {"min_delta": HONOURED, "max_delta": HONOURED},
     "random_adjust_hue": {"max_delta": HONOURED},
     "random_adjust_saturation": {"min_delta": HONOURED, "max_delta": HONOURED},
-    "random_rgb_to_gray": {"probability": HONOURED},
 }
 
 _TF1_ONLY = ignored("only used by TF1 queue-based / distributed training; no effect here")
@@ -287,7 +283,7 @@ _add("train_config", {
     "from_detection_checkpoint": HONOURED,  # legacy; turned into fine_tune_checkpoint_type on load
     "load_all_detection_checkpoint_vars": only(False),
     "gradient_clipping_by_norm": HONOURED,
-    "max_number_of_boxes": HONOURED,
+    "max_number_of_boxes": only(100, why="training/inputs.py keeps up to 100 boxes per image"),
     "data_augmentation_options": HONOURED,
     "sync_replicas": only(False, why="handtrack trains on one machine"),
     "keep_checkpoint_every_n_hours": ignored("checkpoint retention does not change the model"),
@@ -314,11 +310,9 @@ _PIPELINE_TUNING = ignored("input-pipeline parallelism/buffering; tf.data tunes 
 _INPUT_READER = {
     "": HONOURED,
     "label_map_path": HONOURED,
-    "shuffle": HONOURED,
-    "num_epochs": HONOURED,
     "tf_record_input_reader": HONOURED,
     "tf_record_input_reader.input_path": HONOURED,
-    "max_number_of_boxes": HONOURED,
+    "max_number_of_boxes": only(100, why="training/inputs.py keeps up to 100 boxes per image"),
     "name": ignored("a display name only"),
     "num_readers": _PIPELINE_TUNING,
     "queue_capacity": _PIPELINE_TUNING,
@@ -340,8 +334,16 @@ _INPUT_READER = {
     "load_multiclass_scores": only(False),
     "input_type": only("TF_EXAMPLE"),
 }
-_add("train_input_reader", _INPUT_READER)
-_add("eval_input_reader", _INPUT_READER)
+_add("train_input_reader", {
+    **_INPUT_READER,
+    "shuffle": only(True, why="training always shuffles"),
+    "num_epochs": only(0, why="training repeats the records until train_config.num_steps"),
+})
+_add("eval_input_reader", {
+    **_INPUT_READER,
+    "shuffle": only(False, why="evaluation reads the records in order"),
+    "num_epochs": only(1, why="evaluation reads every record once"),
+})
 
 # --- eval_config ----------------------------------------------------------------
 
@@ -525,6 +527,11 @@ def _check_values(config: _message.Message, where: _Where) -> List[str]:
             f"must be in [0, 1] (got {nms.iou_threshold:g})")
     if nms.max_detections_per_class < 1 or nms.max_total_detections < 1:
         bad("model.ssd.post_processing.batch_non_max_suppression", "max detections must be >= 1")
+    focal = ssd.loss.classification_loss
+    if focal.HasField("weighted_sigmoid_focal") and not focal.weighted_sigmoid_focal.HasField("alpha"):
+        bad("model.ssd.loss.classification_loss.weighted_sigmoid_focal.alpha",
+            "missing: set alpha explicitly (the OD API uses 0.25 and 0.75); "
+            "handtrack has no focal loss without alpha weighting")
     cbp = ssd.box_predictor.convolutional_box_predictor
     if not 0.0 < cbp.dropout_keep_probability <= 1.0:
         bad("model.ssd.box_predictor.convolutional_box_predictor.dropout_keep_probability",
