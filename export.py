@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         input_size=from_checkpoint.input_size(model, config),
         representative_images=images_from_tfrecords(records, args.num_representative),
         label_names=read_label_map(label_path),
-        pipeline_config_text=Path(args.pipeline).read_text(),
+        pipeline_config_text=from_checkpoint.pipeline_text(args.pipeline),
         metrics=metrics, num_representative=args.num_representative,
         overwrite=args.overwrite)
     for fmt, agg in result.agreement.items():

@@ -68,23 +68,26 @@ class FrameQueue:
         self._seq = 0
 
     def put_drop_oldest(self, item: Any) -> Any | None:
-        """Never blocks; if full, evict and return the oldest item."""
+        """Never blocks; if full, evict and return the oldest item (no-op once closed)."""
         with self._cond:
+            if self._closed:
+                return None
             dropped = self._items.popleft() if len(self._items) >= self.maxsize else None
             self._items.append(item)
             self._cond.notify()
             return dropped
 
-    def put(self, item: Any, timeout: float) -> None:
-        """Block until there is room; raises queue.Full after `timeout` seconds."""
+    def put(self, item: Any, timeout: float) -> bool:
+        """Block until there is room; queue.Full after `timeout` s; False if closed."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self._items) < self.maxsize or self._closed,
                                        timeout):
                 raise queue.Full
             if self._closed:
-                raise RuntimeError("put on a closed FrameQueue")
+                return False
             self._items.append(item)
             self._cond.notify()
+            return True
 
     def get(self, timeout: float) -> tuple[int, Any] | None:
         """Next (seq, item); None when closed and drained; queue.Empty on timeout."""
@@ -182,14 +185,17 @@ class _Progress:
 
 def run_pipeline(source: FrameSource, detect: DetectFn, outputs: Outputs, *,
                  num_workers: int = 2, queue_size: int = 5, score_thresh: float = 0.5,
-                 max_frames: int | None = None, human: IO[str] | None = sys.stderr,
+                 max_frames: int | None = None, human: IO[str] | None | str = "stderr",
                  log_every: float = 2.0) -> PipelineStats:
     """Run detection over `source` until it ends or is stopped; return the stats.
 
     detect: frame_bgr -> Detections (a shared `Detector`, or any callable).
     num_workers 0 = the single-threaded baseline. The summary line is printed to
-    `human` (None = silent). KeyboardInterrupt is re-raised after a clean stop.
+    `human` (default sys.stderr at call time; None = silent). KeyboardInterrupt
+    is re-raised after a clean stop.
     """
+    if human == "stderr":
+        human = sys.stderr
     if num_workers < 0 or queue_size < 1:
         raise ValueError("num_workers must be >= 0 and queue_size >= 1")
     if max_frames is not None and max_frames < 1:
@@ -276,7 +282,8 @@ def _threaded(source: FrameSource, detect: DetectFn, outputs: Outputs,
                     continue
                 while True:
                     try:
-                        frames.put(frame, timeout=_POLL)
+                        if not frames.put(frame, timeout=_POLL):
+                            return  # closed by the main thread: stopping
                         break
                     except queue.Full:
                         if stop.is_set():

@@ -23,6 +23,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -37,16 +39,21 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from common.errors import UserError
 from detect.detector import FORMAT_FILES, FORMATS, OUTPUT_NAMES, Detector
 from detect.labels import write_label_map
+from export_lib import tflite_convert
 from export_lib.compare import Agreement
 
 log = logging.getLogger(__name__)
 
 InferenceFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
 
-# Measured on the tiny test detector (tests/test_export.py) and stated here so
-# export_info.json says what "agrees" means. Float formats: rounding only.
+# What "agrees with the frozen graph" means, recorded in export_info.json with the
+# measured numbers. Matched on detections with score >= COMPARE_MIN_SCORE.
+# Float formats differ by rounding only (measured on the tiny test detector:
+# IoU >= 0.99997, |dscore| <= 3e-4 incl. cv2-vs-TF resize). int8 measured on the
+# tiny detector: min IoU 0.94, max |dscore| 0.010 (38 frames); the tolerance
+# below leaves about 2x margin. Real-model numbers land in export_info.json.
 FLOAT_TOLERANCE = {"min_iou": 0.99, "max_score_delta": 1e-3}
-INT8_TOLERANCE = {"min_iou": 0.85, "max_score_delta": 0.1}
+INT8_TOLERANCE = {"min_iou": 0.9, "max_score_delta": 0.05}
 COMPARE_MIN_SCORE = 0.3
 
 
@@ -138,33 +145,49 @@ def write_tflite(inference_fn: InferenceFn, path: Path, input_size: tuple[int, i
     so consumers read every format the same way. Returns report info.
     """
     h, w = input_size
+    if int8 and not len(representative):
+        raise UserError("int8 export needs representative images (--representative-data)")
     with tempfile.TemporaryDirectory(prefix="tflite-src-", dir=path.parent) as src:
-        write_saved_model(inference_fn, Path(src), class_id_offset, shape=(1, h, w, 3))
-        conv = tf.lite.TFLiteConverter.from_saved_model(src, signature_keys=["serving_default"])
-        if int8:
-            if not representative:
-                raise UserError("int8 export needs representative images "
-                                "(--representative-data)")
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            conv.representative_dataset = lambda: (
-                {"input_tensor": img[None]} for img in representative)
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                              tf.lite.OpsSet.TFLITE_BUILTINS]
-            conv.inference_input_type = tf.uint8
-        try:
-            data = conv.convert()
-        except Exception as exc:
-            raise RuntimeError(
-                f"TFLite conversion failed ({'int8' if int8 else 'float'}). If an op is "
-                "unsupported, use export_lib.postprocess.batched_nms (TFLite NMS V5 builtin) "
-                f"instead of combined_non_max_suppression. Converter said: {exc}") from exc
-    path.write_bytes(data)
+        write_saved_model(inference_fn, Path(src) / "sm", class_id_offset, shape=(1, h, w, 3))
+        if not int8:
+            try:
+                tflite_convert.convert(str(Path(src) / "sm"), str(path))
+            except Exception as exc:
+                raise RuntimeError(
+                    "TFLite conversion failed. If an op is unsupported, use "
+                    "export_lib.postprocess.batched_nms (TFLite NMS V5 builtin) instead of "
+                    f"combined_non_max_suppression. Converter said: {exc}") from exc
+        else:
+            calib = Path(src) / "calibration.npy"
+            np.save(calib, np.stack(list(representative)).astype(np.uint8))
+            _convert_in_child(Path(src) / "sm", path, calib)
+    data = path.read_bytes()
     ops = _tflite_ops(data)
     info: dict[str, Any] = {"bytes": len(data), "ops": ops}
     if int8:
         info["float_ops"] = sorted(k for k, v in ops.items() if "float32" in v
                                    and k not in ("QUANTIZE", "DEQUANTIZE", "DELEGATE"))
     return info
+
+
+def _convert_in_child(saved_model: Path, out: Path, calibration: Path) -> None:
+    """int8 conversion in a child process: a converter crash becomes an error here."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    code = "import sys; from export_lib.tflite_convert import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, str(saved_model), str(out),
+                        "--int8", str(calibration)],
+                       cwd=root, env=env, capture_output=True, text=True)
+    if r.returncode != 0 or not out.is_file():
+        tail = "\n".join(l for l in r.stderr.splitlines() if l.strip()
+                         and not l.startswith(("W0000", "I0000")))[-1500:]
+        crashed = r.returncode < 0
+        raise RuntimeError(
+            f"TFLite int8 conversion {'crashed (signal ' + str(-r.returncode) + ')' if crashed else 'failed'}"
+            ". A known cause is a tf.map_fn / while loop in postprocess (TF's calibrator "
+            "segfaults on it): run NMS per image over the static batch instead, e.g. "
+            f"export_lib.postprocess.batched_nms. Converter output:\n{tail}")
 
 
 def _to_model_size(img: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:

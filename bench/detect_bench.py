@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""End-to-end detection fps for every export format, capture size and worker count.
+
+Why: the threaded engine and the export formats exist to make detection fast;
+this measures it in one run on one machine, so the ratios are comparable: each
+row's fps is divided by the frozen-graph single-threaded row at the same size
+(the classic baseline). Goal for the real model: fastest path >= 2x that
+baseline and >= 30 fps at 320x240.
+
+Each run decodes the video, resizes frames to the capture size, detects and
+re-orders results exactly like `detect_multi_threaded.py --display 0` (files
+are processed losslessly, so fps = processed frames / wall time). One Detector
+per format is loaded once and shared by all its runs.
+
+  python3 bench/detect_bench.py --model exported_models/handtrack_default --video clip.mp4
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common.cli import quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from common.errors import UserError  # noqa: E402
+
+FORMAT_LABELS = {"frozen": "frozen graph", "saved_model": "SavedModel",
+                 "tflite": "TFLite float", "tflite_int8": "TFLite int8"}
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    try:
+        out = [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",")]
+        assert all(len(s) == 2 and s[0] > 0 and s[1] > 0 for s in out)
+        return out  # type: ignore[return-value]
+    except (ValueError, AssertionError):
+        raise UserError(f"--sizes: expected WxH[,WxH...], got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="export dir with the formats to compare")
+    p.add_argument("--video", required=True, help="video file to run on")
+    p.add_argument("--formats", default="frozen,saved_model,tflite,tflite_int8",
+                   help="comma-separated formats (missing ones are skipped with a note)")
+    p.add_argument("--sizes", default="320x240,640x480", help="capture sizes WxH")
+    p.add_argument("--workers", default="1,2,4", help="threaded worker counts")
+    p.add_argument("--max-frames", type=int, default=200, help="frames per run")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="TFLite / frozen-graph threads (default: all cores)")
+    p.add_argument("--readme-out", default=None, help="also write the markdown table here")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    sizes = _sizes(args.sizes)
+    try:
+        workers = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        raise UserError(f"--workers: expected N[,N...], got {args.workers!r}") from None
+    if args.max_frames < 1 or any(w < 1 for w in workers):
+        raise UserError("--max-frames and --workers must be >= 1")
+    quiet_tensorflow()
+    setup_logging(args.verbose)
+    import logging
+
+    import cv2
+    import numpy as np
+
+    from common.atomic import atomic_write_text
+    from detect.detector import FORMAT_FILES, FORMATS, Detector
+    from detect.outputs import Outputs
+    from detect.pipeline import run_pipeline
+    from detect.sources import open_source
+
+    logging.getLogger("detect.detector").setLevel(logging.WARNING)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UserError(f"--formats: unknown {bad}; choose from {', '.join(FORMATS)}")
+    model = Path(args.model)
+    if not model.is_dir():
+        raise UserError(f"--model: not an export dir: {model}")
+    open_source(args.video).close()  # fail early on a missing/unreadable video
+    missing = [f for f in formats if not (model / FORMAT_FILES[f]).exists()]
+    formats = [f for f in formats if f not in missing]
+    if "frozen" not in formats:
+        raise UserError(f"{model}: the frozen graph (the baseline) is required")
+
+    rows = []  # (format, (w, h), workers or 0, stats)
+    for fmt in formats:
+        det = Detector(model, format=fmt, num_threads=args.num_threads)
+        for w, h in sizes:
+            warm = np.zeros((h, w, 3), np.uint8)
+            for _ in range(3):
+                det(warm)
+            for n in [0] + workers:
+                with open_source(args.video, w, h) as src:
+                    stats = run_pipeline(src, det, Outputs(), num_workers=n, queue_size=5,
+                                         max_frames=args.max_frames, human=None)
+                rows.append((fmt, (w, h), n, stats))
+                print(f"{FORMAT_LABELS[fmt]:13s} {w}x{h} workers={n}: "
+                      f"{stats.mean_fps:7.1f} fps ({stats.processed} frames)",
+                      file=sys.stderr, flush=True)
+        det.close()
+
+    base = {size: s.mean_fps for fmt, size, n, s in rows if fmt == "frozen" and n == 0}
+    lines = [
+        f"Detection benchmark: `{model}` on `{Path(args.video).name}` "
+        f"({args.max_frames} frames max per run), {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| format | capture | engine | fps | p50 latency ms | p95 latency ms | x frozen 1-thread |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for fmt, (w, h), n, s in rows:
+        engine = "single-threaded" if n == 0 else f"{n} worker{'s' if n > 1 else ''}"
+        ratio = s.mean_fps / base[(w, h)] if base.get((w, h)) else float("nan")
+        lines.append(f"| {FORMAT_LABELS[fmt]} | {w}x{h} | {engine} | {s.mean_fps:.1f} | "
+                     f"{s.latency_ms(50):.1f} | {s.latency_ms(95):.1f} | {ratio:.2f}x |")
+    if missing:
+        lines += ["", f"Not in the export, skipped: {', '.join(missing)}."]
+    best = max(rows, key=lambda r: r[3].mean_fps)
+    lines += ["", f"Fastest: {FORMAT_LABELS[best[0]]}, {best[1][0]}x{best[1][1]}, "
+                  f"{'single-threaded' if best[2] == 0 else f'{best[2]} workers'}: "
+                  f"{best[3].mean_fps:.1f} fps."]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.readme_out:
+        atomic_write_text(args.readme_out, table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
