@@ -29,6 +29,7 @@ from training.inputs import TrainInputs, resolve_record_files
 log = logging.getLogger(__name__)
 
 LOSS_EXPLOSION = 1e6
+CONSOLE_LOG_SECONDS = 30.0
 
 
 class TrainingDiverged(UserError):
@@ -151,6 +152,7 @@ def train(pipeline, options: TrainOptions) -> dict:
     t_start = time.time()
     bar = tqdm(total=options.num_steps, initial=start_step, unit="step", dynamic_ncols=True,
                desc="train", disable=None)
+    next_console_log = time.time() + CONSOLE_LOG_SECONDS
     try:
         with writer.as_default():
             while int(step) < options.num_steps:
@@ -175,6 +177,13 @@ def train(pipeline, options: TrainOptions) -> dict:
                     tf.summary.scalar("learning_rate", lr, step=current)
                     tf.summary.scalar("steps_per_sec", steps_per_sec, step=current)
                     bar.set_postfix(loss=f"{total:.3f}", lr=f"{lr:.2e}", sps=f"{steps_per_sec:.2f}")
+                if bar.disable and time.time() >= next_console_log:
+                    # No terminal (log file, CI): a plain progress line instead of the bar.
+                    next_console_log = time.time() + CONSOLE_LOG_SECONDS
+                    rate = (current - start_step) / max(time.time() - t_start, 1e-9)
+                    eta = (options.num_steps - current) / max(rate, 1e-9)
+                    log.info("step %d/%d  loss %.3f  %.2f steps/s  ETA %s", current, options.num_steps,
+                             total, rate, time.strftime("%H:%M:%S", time.gmtime(eta)))
                 if options.summary_images_every and (current == start_step + 1 or
                                                      current % options.summary_images_every == 0):
                     feats = summary_batch(iterator)
