@@ -72,7 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     import logging
 
-    import cv2
     import numpy as np
 
     from common.atomic import atomic_write_text
@@ -130,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines += ["", f"Not in the export, skipped: {', '.join(missing)}."]
     best = max(rows, key=lambda r: r[3].mean_fps)
     lines += ["", f"Fastest: {FORMAT_LABELS[best[0]]}, {best[1][0]}x{best[1][1]}, "
-                  f"{'single-threaded' if best[2] == 0 else f'{best[2]} workers'}: "
+                  f"{'single-threaded' if best[2] == 0 else f'{best[2]} worker(s)'}: "
                   f"{best[3].mean_fps:.1f} fps."]
     table = "\n".join(lines) + "\n"
     print(table)
