@@ -155,7 +155,7 @@ def write_tflite(inference_fn: InferenceFn, path: Path, input_size: tuple[int, i
             except Exception as exc:
                 raise RuntimeError(
                     "TFLite conversion failed. If an op is unsupported, use "
-                    "export_lib.postprocess.batched_nms (TFLite NMS V5 builtin) instead of "
+                    "ssd.postprocess.batched_nms (TFLite NMS V5 builtin) instead of "
                     f"combined_non_max_suppression. Converter said: {exc}") from exc
         else:
             calib = Path(src) / "calibration.npy"
@@ -187,7 +187,7 @@ def _convert_in_child(saved_model: Path, out: Path, calibration: Path) -> None:
             f"TFLite int8 conversion {'crashed (signal ' + str(-r.returncode) + ')' if crashed else 'failed'}"
             ". A known cause is a tf.map_fn / while loop in postprocess (TF's calibrator "
             "segfaults on it): run NMS per image over the static batch instead, e.g. "
-            f"export_lib.postprocess.batched_nms. Converter output:\n{tail}")
+            f"ssd.postprocess.batched_nms. Converter output:\n{tail}")
 
 
 def _to_model_size(img: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:

@@ -14,6 +14,7 @@ from ssd import anchors as anchor_lib
 from ssd.box_predictor import ConvolutionalBoxPredictor
 from ssd.config import SsdConfig
 from ssd.feature_extractor import SsdMobileNetV1FeatureExtractor
+from ssd.postprocess import batched_nms
 
 
 def _feature_map_sizes(extractor: tf_keras.Model, input_size: tuple[int, int]) -> list[tuple[int, int]]:
@@ -78,18 +79,19 @@ class SSDDetector(tf_keras.Model):
         return probs[:, :, 1:]
 
     def postprocess(self, outputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Decoded, per-class NMS'd detections (classes 0-based, OD API convention).
+        """Decoded, NMS'd detections (classes 0-based, OD API convention).
 
-        Single-class models use plain NMS (a TFLite builtin); several classes
-        use combined (per-class) NMS, as the OD API's batch_multiclass_nms does.
+        Single-class models use one NonMaxSuppressionV5 per image (a TFLite
+        builtin, and a static loop that the int8 calibrator can trace); several
+        classes use combined per-class NMS, as the OD API's batch_multiclass_nms.
         """
         pp = self.config.post_processing
         boxes = tf.clip_by_value(self.decode_boxes(outputs["box_encodings"]), 0.0, 1.0)
         scores = self.scores(outputs["class_logits"])
         max_total = pp.max_total_detections
         if self.config.num_classes == 1:
-            return _single_class_nms(boxes, scores[:, :, 0], pp.score_threshold, pp.iou_threshold,
-                                     min(pp.max_detections_per_class, max_total))
+            return batched_nms(boxes, scores, max_detections=min(pp.max_detections_per_class, max_total),
+                               iou_threshold=pp.iou_threshold, score_threshold=pp.score_threshold)
         nmsed = tf.image.combined_non_max_suppression(
             boxes[:, :, None, :], scores, max_output_size_per_class=pp.max_detections_per_class,
             max_total_size=max_total, iou_threshold=pp.iou_threshold,
@@ -116,30 +118,6 @@ def preprocess_images(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     """The one definition of model input normalisation, shared by training and inference."""
     images = tf.image.resize(tf.cast(images, tf.float32), size, method="bilinear")
     return images * (2.0 / 255.0) - 1.0
-
-
-def _single_class_nms(boxes, scores, score_threshold, iou_threshold, max_detections):
-    def one_image(args):
-        image_boxes, image_scores = args
-        selected, selected_scores, valid = tf.raw_ops.NonMaxSuppressionV5(
-            boxes=image_boxes, scores=image_scores, max_output_size=max_detections,
-            iou_threshold=iou_threshold, score_threshold=score_threshold,
-            soft_nms_sigma=0.0, pad_to_max_output_size=True)
-        picked = tf.gather(image_boxes, selected)
-        mask = tf.sequence_mask(valid, max_detections, dtype=tf.float32)
-        return picked * mask[:, None], selected_scores * mask, tf.cast(valid, tf.float32)
-
-    det_boxes, det_scores, num = tf.map_fn(
-        one_image, (boxes, scores),
-        fn_output_signature=(tf.TensorSpec([max_detections, 4], tf.float32),
-                             tf.TensorSpec([max_detections], tf.float32),
-                             tf.TensorSpec([], tf.float32)))
-    return {
-        "detection_boxes": det_boxes,
-        "detection_scores": det_scores,
-        "detection_classes": tf.zeros_like(det_scores),
-        "num_detections": num,
-    }
 
 
 def freeze_batch_norm(model: tf_keras.Model) -> None:

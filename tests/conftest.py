@@ -48,3 +48,23 @@ def read_records():
         return out
 
     return read
+
+
+@pytest.fixture(scope="session")
+def tiny_records(tmp_path_factory) -> Path:
+    """Generated hand-like images imported into records (see tests/synthetic_data.py)."""
+    from tests.synthetic_data import make_records
+
+    return make_records(tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_records, tmp_path_factory):
+    """(config path, model dir) of a real SSD trained 2 steps at 96x96."""
+    from tests.synthetic_data import tiny_pipeline
+    from training.train_lib import TrainOptions, train
+
+    tmp = tmp_path_factory.mktemp("tiny_ckpt")
+    cfg, path = tiny_pipeline(tiny_records, tmp, num_steps=2)
+    train(cfg, TrainOptions(model_dir=tmp / "run", num_steps=2, summary_images_every=0))
+    return path, tmp / "run"

@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+TINY_INPUT = 96
+
 
 def make_images(out_dir: Path, count: int = 12, size: tuple[int, int] = (96, 128),
                 seed: int = 0, group_prefix: str = "SYN") -> Path:
@@ -36,3 +38,38 @@ def make_images(out_dir: Path, count: int = 12, size: tuple[int, int] = (96, 128
         w.writerow(["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax", "group"])
         w.writerows(rows)
     return csv_path
+
+
+def make_records(root: Path, count: int = 16) -> Path:
+    """Generated images through the real importer: root/prepared/{records,label_map.pbtxt}."""
+    from data_prep.import_annotations import import_csv
+
+    csv_path = make_images(root / "raw", count=count)
+    import_csv(csv_path, root / "raw" / "images", root / "prepared", split="random",
+               fractions=(0.75, 0.125, 0.125), progress=False)
+    return root / "prepared"
+
+
+def tiny_pipeline(records: Path, tmp: Path, learning_rate: float = 0.001, **overrides):
+    """The shipped ssd.config at a 96x96 input, pointed at generated records.
+
+    Returns (config, path of the saved config).
+    """
+    from config.loader import apply_overrides, load_pipeline, save_pipeline
+
+    cfg = apply_overrides(
+        load_pipeline("ssd.config"), batch_size=4,
+        train_input_path=str(records / "records" / "train.record-*"),
+        eval_input_path=str(records / "records" / "eval.record-*"),
+        label_map_path=str(records / "label_map.pbtxt"), **overrides)
+    cfg.train_config.ClearField("fine_tune_checkpoint")
+    cfg.train_config.ClearField("data_augmentation_options")
+    cfg.model.ssd.image_resizer.fixed_shape_resizer.height = TINY_INPUT
+    cfg.model.ssd.image_resizer.fixed_shape_resizer.width = TINY_INPUT
+    # From random init (no zoo weights in a test) trainable batch norm and Adam
+    # learn fastest; the shipped configs fine-tune with frozen statistics.
+    cfg.model.ssd.freeze_batchnorm = False
+    cfg.train_config.optimizer.adam_optimizer.learning_rate.constant_learning_rate.learning_rate = learning_rate
+    path = tmp / "tiny.config"
+    save_pipeline(cfg, path)
+    return cfg, path

@@ -13,73 +13,40 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from config.loader import apply_overrides, load_pipeline, save_pipeline
-from tests.synthetic_data import make_images
+from tests.synthetic_data import tiny_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
-INPUT = 96
-
-
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    from data_prep.import_annotations import import_csv
-
-    root = tmp_path_factory.mktemp("synthetic")
-    csv_path = make_images(root / "raw", count=16)
-    import_csv(csv_path, root / "raw" / "images", root / "prepared", split="random",
-               fractions=(0.75, 0.125, 0.125), progress=False)
-    return root / "prepared"
-
-
-def tiny_pipeline(records: Path, tmp: Path, learning_rate: float = 0.001, **overrides):
-    """The shipped ssd.config at a tiny input size, pointed at the generated records."""
-    cfg = apply_overrides(
-        load_pipeline("ssd.config"), batch_size=4,
-        train_input_path=str(records / "records" / "train.record-*"),
-        eval_input_path=str(records / "records" / "eval.record-*"),
-        label_map_path=str(records / "label_map.pbtxt"), **overrides)
-    cfg.train_config.ClearField("fine_tune_checkpoint")
-    cfg.train_config.ClearField("data_augmentation_options")
-    cfg.model.ssd.image_resizer.fixed_shape_resizer.height = INPUT
-    cfg.model.ssd.image_resizer.fixed_shape_resizer.width = INPUT
-    # From random init (no zoo weights in a test) trainable batch norm and Adam
-    # learn fastest; the shipped configs fine-tune with frozen statistics.
-    cfg.model.ssd.freeze_batchnorm = False
-    cfg.train_config.optimizer.adam_optimizer.learning_rate.constant_learning_rate.learning_rate = learning_rate
-    path = tmp / "tiny.config"
-    save_pipeline(cfg, path)
-    return cfg, path
-
-
 def run_cli(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
-def test_total_loss_falls_over_20_steps(records, tmp_path):
+def test_total_loss_falls_over_20_steps(tiny_records, tmp_path):
     from training.train_lib import TrainOptions, train
 
-    cfg, _ = tiny_pipeline(records, tmp_path, num_steps=20)
+    cfg, _ = tiny_pipeline(tiny_records, tmp_path, num_steps=20)
     result = train(cfg, TrainOptions(model_dir=tmp_path / "run", num_steps=20, log_every=5,
-                                     checkpoint_every=10, summary_images_every=10, seed=1))
+                                     checkpoint_every=10, summary_images_every=10, eval_every=20,
+                                     seed=1))
     losses = [v for _, v in result["loss_history"]]
     assert len(losses) == 20
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.7 * first, losses
     assert (tmp_path / "run" / "ckpt-20.index").exists()
     assert (tmp_path / "run" / "pipeline.config").exists()
+    assert (tmp_path / "run" / "eval_step_20" / "metrics.json").exists()
     events = list((tmp_path / "run" / "train").glob("events.out.tfevents.*"))
     assert events, "no TensorBoard event file"
     tags = set()
     for event in tf.compat.v1.train.summary_iterator(str(events[0])):
         tags.update(v.tag for v in event.summary.value)
     assert {"loss/total_loss", "loss/classification_loss", "loss/localization_loss",
-            "learning_rate", "steps_per_sec", "train/groundtruth"} <= tags
+            "learning_rate", "steps_per_sec", "train/groundtruth", "eval/AP50", "eval/AP"} <= tags
 
 
-def test_resume_after_kill_9(records, tmp_path):
-    _, config = tiny_pipeline(records, tmp_path, num_steps=500)
+def test_resume_after_kill_9(tiny_records, tmp_path):
+    _, config = tiny_pipeline(tiny_records, tmp_path, num_steps=500)
     model_dir = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.Popen([sys.executable, "train.py", "--pipeline", str(config),
@@ -104,20 +71,17 @@ def test_resume_after_kill_9(records, tmp_path):
     assert json.loads(again.stdout.strip().splitlines()[-1])["step"] == saved + 2
 
 
-def test_diverging_loss_stops_with_clear_error(records, tmp_path):
-    _, config = tiny_pipeline(records, tmp_path, num_steps=30, learning_rate=1e12)
+def test_diverging_loss_stops_with_clear_error(tiny_records, tmp_path):
+    _, config = tiny_pipeline(tiny_records, tmp_path, num_steps=30, learning_rate=1e12)
     res = run_cli("train.py", "--pipeline", str(config), "--model-dir", str(tmp_path / "run"))
     assert res.returncode == 2, res.stderr[-2000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("error: loss is") and "diverged" in last
 
 
-def test_evaluate_cli_writes_metrics_and_pr_curve(records, tmp_path):
-    from training.train_lib import TrainOptions, train
-
-    cfg, config = tiny_pipeline(records, tmp_path, num_steps=2)
-    train(cfg, TrainOptions(model_dir=tmp_path / "run", num_steps=2, summary_images_every=0))
-    res = run_cli("evaluate.py", "--pipeline", str(config), "--checkpoint", str(tmp_path / "run"),
+def test_evaluate_cli_writes_metrics_and_pr_curve(tiny_checkpoint, tmp_path):
+    config, model_dir = tiny_checkpoint
+    res = run_cli("evaluate.py", "--pipeline", str(config), "--checkpoint", str(model_dir),
                   "--out", str(tmp_path / "eval"))
     assert res.returncode == 0, res.stderr[-2000:]
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())

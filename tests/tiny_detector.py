@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from export_lib.postprocess import batched_nms, decode_boxes
+from ssd.postprocess import batched_nms
 
 INPUT_SIZE = (32, 32)
 GRID = 4  # 4x4 cells of 8x8 pixels, one anchor per cell
@@ -30,6 +30,23 @@ def _anchors() -> np.ndarray:
     size = np.full_like(yc, 1.0 / GRID)
     return np.stack([yc.ravel(), xc.ravel(), size.ravel(), size.ravel()], axis=-1)
 
+
+
+def decode_boxes(box_encodings: tf.Tensor, anchors: tf.Tensor,
+                 scale_factors: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
+                 ) -> tf.Tensor:
+    """Faster R-CNN box coder: (ty, tx, th, tw) relative to anchors (ycenter, xcenter, h, w).
+
+    box_encodings [B, A, 4], anchors [A, 4] -> boxes [B, A, 4] (ymin, xmin, ymax, xmax).
+    """
+    ty, tx, th, tw = tf.unstack(box_encodings, axis=-1)
+    ya, xa, ha, wa = tf.unstack(anchors, axis=-1)
+    sy, sx, sh, sw = scale_factors
+    yc = ty / sy * ha + ya
+    xc = tx / sx * wa + xa
+    h = tf.exp(th / sh) * ha
+    w = tf.exp(tw / sw) * wa
+    return tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=-1)
 
 class TinyDetector(tf_keras.Model):
     def __init__(self, seed: int = 0) -> None:

@@ -1,4 +1,4 @@
-"""Detection post-processing that every export format can run, TFLite included.
+"""Class-agnostic NMS that every export format can run, TFLite included.
 
 Why this exists: `tf.image.combined_non_max_suppression` (and the batched
 `non_max_suppression_padded`) have no TFLite builtin, so a model that uses
@@ -18,23 +18,6 @@ float class index (the exporter adds 1 to get label-map ids).
 from __future__ import annotations
 
 import tensorflow as tf
-
-
-def decode_boxes(box_encodings: tf.Tensor, anchors: tf.Tensor,
-                 scale_factors: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
-                 ) -> tf.Tensor:
-    """Faster R-CNN box coder: (ty, tx, th, tw) relative to anchors (ycenter, xcenter, h, w).
-
-    box_encodings [B, A, 4], anchors [A, 4] -> boxes [B, A, 4] (ymin, xmin, ymax, xmax).
-    """
-    ty, tx, th, tw = tf.unstack(box_encodings, axis=-1)
-    ya, xa, ha, wa = tf.unstack(anchors, axis=-1)
-    sy, sx, sh, sw = scale_factors
-    yc = ty / sy * ha + ya
-    xc = tx / sx * wa + xa
-    h = tf.exp(th / sh) * ha
-    w = tf.exp(tw / sw) * wa
-    return tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=-1)
 
 
 def nms_single_image(boxes: tf.Tensor, scores: tf.Tensor, *, max_detections: int,
