@@ -11,7 +11,8 @@ for s in egohands_frames webcam_hands closeup_hands; do
     --out "data/$s" --split group --fractions 0.7,0.0,0.3 --shards 2 --no-progress
 done
 python3 experiments/make_configs.py
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco a_ssd_v1_100_imagenet)
+# c continues from b, so b must come first.
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet)
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
   python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --seed 7

@@ -97,3 +97,21 @@ def test_bad_config_field_is_one_line_error(tmp_path):
     res = run_cli("train.py", "--pipeline", str(bad))
     assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1].startswith("error:") and "num_clases" in res.stderr
+
+
+def test_fine_tune_from_an_earlier_handtrack_run(tiny_checkpoint):
+    """fine_tune_checkpoint may name our own TF2 checkpoint (continue a run with new data)."""
+    import numpy as np
+
+    from config.loader import load_pipeline
+    from ssd.builder import build_from_pipeline
+    from training.checkpoints import restore_trained, restore_zoo_checkpoint
+
+    config, model_dir = tiny_checkpoint
+    pipeline = load_pipeline(config)
+    reference, fresh = build_from_pipeline(pipeline), build_from_pipeline(pipeline)
+    restore_trained(reference, model_dir)
+    report = restore_zoo_checkpoint(fresh, model_dir, "detection")
+    assert len(report.restored) == len(fresh.slim_variable_map())
+    for a, b in zip(reference.weights, fresh.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

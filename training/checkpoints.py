@@ -18,6 +18,7 @@ from common.errors import UserError
 log = logging.getLogger(__name__)
 
 CHECKPOINT_TYPES = ("classification", "detection")
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 @dataclass
@@ -70,6 +71,17 @@ def restore_zoo_checkpoint(model, path: str | os.PathLike, checkpoint_type: str)
     except (tf.errors.OpError, ValueError) as exc:
         raise UserError(f"{prefix}: cannot read checkpoint ({exc.__class__.__name__})") from exc
     shapes = reader.get_variable_to_shape_map()
+    if OBJECT_GRAPH_KEY in shapes:
+        # A handtrack training checkpoint: continue from an earlier run's weights
+        # (the optimizer state and step counter are not carried over).
+        if checkpoint_type != "detection":
+            raise UserError(f"{prefix}: a handtrack detection checkpoint needs "
+                            f"fine_tune_checkpoint_type: \"detection\"")
+        restore_trained(model, prefix)
+        report = RestoreReport(restored=sorted(model.slim_variable_map()))
+        log.info("fine-tune checkpoint %s (handtrack): restored all %d model variables",
+                 prefix, len(report.restored))
+        return report
 
     def ckpt_name(model_name: str) -> str:
         if checkpoint_type == "classification":
