@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_tensorflow()
     setup_logging(args.verbose)
 
-    from detect.labels import read_label_map
+    from data_prep.label_map import read_label_map
     from export_lib import export_model
     from export_lib import from_checkpoint
     from export_lib.representative import images_from_tfrecords, tfrecord_files

@@ -86,7 +86,7 @@ def resolve_model(path: str | os.PathLike, format: str | None = None) -> tuple[s
 
 
 def _find_label_names(model_path: Path) -> list[str] | None:
-    from detect.labels import read_label_map
+    from data_prep.label_map import read_label_map
 
     for d in (model_path if model_path.is_dir() else model_path.parent,
               model_path.parent, model_path.parent.parent):

@@ -38,7 +38,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from common.errors import UserError
 from detect.detector import FORMAT_FILES, FORMATS, OUTPUT_NAMES, Detector
-from detect.labels import write_label_map
+from data_prep.label_map import write_label_map
 from export_lib import tflite_convert
 from export_lib.compare import Agreement
 
