@@ -16,6 +16,7 @@ runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
   python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --seed 7
+  if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
   for view in all egohands_frames webcam_hands closeup_hands; do
     if [ "$view" = all ]; then records=(); else records=(--records "data/$view/records/eval.record-*"); fi
     python3 evaluate.py --pipeline "$cfg" --checkpoint "train_dir/$run" "${records[@]}" \

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from common.atomic import atomic_write_text
 from common.errors import UserError
 from config import loader as config_loader
 from ssd.builder import build_from_pipeline
@@ -209,7 +210,27 @@ def train(pipeline, options: TrainOptions) -> dict:
               "loss_history": [(s, round(v, 5)) for s, v in history]}
     log.info("done: step %d, %.1f s, checkpoint %s, losses %s", int(step), elapsed, final,
              json.dumps(result["final_losses"]))
+    summary = {k: v for k, v in result.items() if k != "loss_history"}
+    summary.update(start_step=start_step, batch_size=tc.batch_size, hardware=hardware_description(),
+                   tensorflow=tf.__version__, finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    atomic_write_text(model_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
     return result
+
+
+def hardware_description() -> dict:
+    """What the run ran on, for experiment records (throughput depends on it)."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "gpus": gpus}
 
 
 def _make_eval_hook(pipeline, model, model_dir: Path):
