@@ -25,21 +25,28 @@ def resolve_path(path: str) -> Path:
     return p if p.is_absolute() else Path.cwd() / p
 
 
-def input_files(reader: InputReader, field: str = "train_input_reader") -> List[str]:
-    """Expand `reader.tf_record_input_reader.input_path` (globs allowed) into
-    sorted absolute file names. UserError names `field` if a pattern matches
-    nothing or no input_path is set."""
-    patterns = list(reader.tf_record_input_reader.input_path)
+def expand_patterns(patterns: List[str], field: str, unique: bool = False) -> List[str]:
+    """Expand file patterns (globs allowed) into absolute file names, each pattern sorted.
+
+    A pattern listed twice is read twice as often in training: repeating the
+    input_path of a small dataset oversamples it. `unique=True` (evaluation)
+    keeps each file once. UserError names `field` if a pattern matches nothing.
+    """
     if not patterns:
-        raise UserError(f"{field}.tf_record_input_reader.input_path: not set")
+        raise UserError(f"{field}: not set")
     files: List[str] = []
     for pattern in patterns:
         matches = sorted(glob.glob(str(resolve_path(pattern))))
         if not matches:
-            raise UserError(f"{field}.tf_record_input_reader.input_path: no file matches {pattern!r} "
-                            f"(relative to {Path.cwd()})")
-        files.extend(m for m in matches if m not in files)
+            raise UserError(f"{field}: no file matches {pattern!r} (relative to {Path.cwd()})")
+        files.extend(m for m in matches if not (unique and m in files))
     return files
+
+
+def input_files(reader: InputReader, field: str = "train_input_reader", unique: bool = False) -> List[str]:
+    """`reader.tf_record_input_reader.input_path` expanded (see expand_patterns)."""
+    return expand_patterns(list(reader.tf_record_input_reader.input_path),
+                           f"{field}.tf_record_input_reader.input_path", unique)
 
 
 def fine_tune_checkpoint_type(train_config: TrainConfig) -> str:

@@ -519,3 +519,15 @@ def test_generated_module_matches_protoc_output(tmp_path):
     embedded = re.search(r"AddSerializedFile\((b'.*?')\)\n", source, re.S).group(1)
     committed = descriptor_pb2.FileDescriptorProto.FromString(ast.literal_eval(embedded))
     assert fresh == committed
+
+
+def test_repeated_input_path_oversamples_but_eval_reads_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("small.record-00000-of-00001", "big.record-00000-of-00001"):
+        (tmp_path / name).write_bytes(b"")
+    patterns = ["small.record-*", "small.record-*", "big.record-*"]
+    train = views.expand_patterns(patterns, "train_input_reader.tf_record_input_reader.input_path")
+    assert [Path(f).name.split(".")[0] for f in train] == ["small", "small", "big"]
+    assert len(views.expand_patterns(patterns, "eval records", unique=True)) == 2
+    with pytest.raises(UserError, match="eval records: no file matches 'missing'"):
+        views.expand_patterns(["missing"], "eval records")

@@ -20,7 +20,8 @@ from common.errors import UserError
 from data_prep.label_map import read_label_map
 from evaluation import compute_metrics, format_summary, plot_pr_curves, write_metrics_json
 from ssd.model import preprocess_images
-from training.inputs import ExampleDecoder, resolve_record_files
+from config import views
+from training.inputs import ExampleDecoder
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,14 @@ def eval_record_patterns(pipeline, split_name: str = "eval") -> list[str]:
 
 
 def label_names(pipeline) -> list[str]:
-    readers = list(pipeline.eval_input_reader) or [pipeline.train_input_reader]
-    path = readers[0].label_map_path or pipeline.train_input_reader.label_map_path
-    if not path:
+    readers = list(pipeline.eval_input_reader)
+    reader, field = ((readers[0], "eval_input_reader") if readers and readers[0].label_map_path
+                     else (pipeline.train_input_reader, "train_input_reader"))
+    if not reader.label_map_path:
         return [f"class_{i}" for i in range(1, pipeline.model.ssd.num_classes + 1)]
-    if not Path(path).exists():
-        raise UserError(f"label_map_path: {path} does not exist")
+    path = views.label_map_path(reader, field)
+    if not path.exists():
+        raise UserError(f"{field}.label_map_path: {path} does not exist")
     return read_label_map(path)
 
 
@@ -96,7 +99,7 @@ def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eva
                    records: Sequence[str] | None = None, max_examples: int = 0,
                    extra: dict | None = None) -> dict:
     patterns = list(records) if records else eval_record_patterns(pipeline, split_name)
-    files = resolve_record_files(patterns, "eval records")
+    files = views.expand_patterns(patterns, "eval records", unique=True)
     if not max_examples and pipeline.eval_config.num_examples:
         max_examples = pipeline.eval_config.num_examples
     names = label_names(pipeline)

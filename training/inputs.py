@@ -7,31 +7,16 @@ batched (fixed batch size: the hard example miner loops over a static batch).
 """
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder
 
-from common.errors import UserError
 from ssd.model import preprocess_images
 from ssd.targets import SsdTargetAssigner
 
 MAX_BOXES = 100  # groundtruth boxes kept per image for summaries/evaluation padding
-
-
-def resolve_record_files(patterns: Sequence[str], field_name: str = "input_path") -> list[str]:
-    files: list[str] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(os.path.expanduser(pattern)))
-        if not matches:
-            raise UserError(f"{field_name}: no TFRecord file matches {pattern!r}")
-        files.extend(matches)
-    if not files:
-        raise UserError(f"{field_name}: no input files configured")
-    return files
 
 
 class ExampleDecoder:
@@ -103,10 +88,3 @@ class TrainInputs:
             "num_groundtruth": tf.minimum(tf.shape(boxes)[0], MAX_BOXES),
         }
         return features, targets
-
-
-def eval_dataset(files: Sequence[str], batch_size: int = 1) -> tf.data.Dataset:
-    """Decoded eval examples in file order, unaugmented, at their original size."""
-    decoder = ExampleDecoder()
-    ds = tf.data.TFRecordDataset(list(files))
-    return ds.map(decoder, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -21,11 +21,12 @@ from tqdm import tqdm
 from common.atomic import atomic_write_text
 from common.errors import UserError
 from config import loader as config_loader
+from config import views
 from ssd.builder import build_from_pipeline
 from ssd.losses import ssd_loss
 from ssd.targets import SsdTargetAssigner
 from training import augment, checkpoints, optimizers
-from training.inputs import TrainInputs, resolve_record_files
+from training.inputs import TrainInputs
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,7 @@ def train(pipeline, options: TrainOptions) -> dict:
         tf.keras.utils.set_random_seed(options.seed)
 
     tc = pipeline.train_config
-    files = resolve_record_files(list(pipeline.train_input_reader.tf_record_input_reader.input_path),
-                                 "train_input_reader.tf_record_input_reader.input_path")
+    files = views.input_files(pipeline.train_input_reader, "train_input_reader")
     strategy = select_strategy()
     with strategy.scope():
         model = build_from_pipeline(pipeline)
@@ -90,9 +90,8 @@ def train(pipeline, options: TrainOptions) -> dict:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
         log.info("resuming from %s at step %d", manager.latest_checkpoint, int(step))
     elif tc.fine_tune_checkpoint:
-        kind = tc.fine_tune_checkpoint_type or ("detection" if tc.from_detection_checkpoint
-                                                else "classification")
-        checkpoints.restore_zoo_checkpoint(model, tc.fine_tune_checkpoint, kind)
+        checkpoints.restore_zoo_checkpoint(model, views.resolve_path(tc.fine_tune_checkpoint),
+                                           views.fine_tune_checkpoint_type(tc))
     else:
         log.warning("no fine_tune_checkpoint: training from random initialisation")
 
