@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Evaluate a trained checkpoint: AP@0.5 and COCO AP with pycocotools, a PR curve and metrics.json."""
+"""Evaluate a trained checkpoint or an exported model: AP@0.5 and COCO AP with pycocotools,
+a PR curve and metrics.json."""
 from __future__ import annotations
 
 import argparse
@@ -13,14 +14,19 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--pipeline", required=True, help="pipeline.config path or bare name")
-    p.add_argument("--checkpoint", required=True,
-                   help="training folder (newest checkpoint is used) or a checkpoint prefix")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--checkpoint",
+                      help="training folder (newest checkpoint is used) or a checkpoint prefix")
+    what.add_argument("--model", help="an exported model dir/file (as detect_*.py take), to measure "
+                                      "what ships, e.g. the int8 TFLite model")
+    p.add_argument("--format", choices=["frozen", "saved_model", "tflite", "tflite_int8"],
+                   default=None, help="with --model: which exported format to evaluate")
     p.add_argument("--split", default="eval", choices=["eval", "test"],
                    help="eval_input_reader records, or the matching test records")
     p.add_argument("--records", nargs="+", default=None,
                    help="TFRecord files/globs to evaluate instead of the config's")
     p.add_argument("--out", default=None, help="folder for metrics.json and pr_curve.png "
-                                               "(default: <checkpoint folder>/eval_<split>)")
+                                               "(default: <checkpoint or model folder>/eval_<split>)")
     p.add_argument("--max-examples", type=int, default=0, help="limit the number of images (0: all)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -36,13 +42,23 @@ def main(argv=None) -> int:
     from training.evaluate_lib import evaluate_model
 
     pipeline = load_pipeline(args.pipeline)
-    model = build_from_pipeline(pipeline)
-    prefix = restore_trained(model, args.checkpoint)
-    ckpt_dir = Path(prefix).parent
-    out = Path(args.out) if args.out else ckpt_dir / f"eval_{args.split}"
+    if args.model:
+        from detect.detector import Detector
+
+        detector = Detector(args.model, format=args.format)
+        model, source = None, {"model": str(detector.path), "format": detector.format}
+        default_out = Path(detector.path if detector.path.is_dir() else detector.path.parent)
+    else:
+        if args.format:
+            from common.errors import UserError
+            raise UserError("--format: only with --model (an exported model)")
+        detector, model = None, build_from_pipeline(pipeline)
+        prefix = restore_trained(model, args.checkpoint)
+        source, default_out = {"checkpoint": prefix}, Path(prefix).parent
+    out = Path(args.out) if args.out else default_out / f"eval_{args.split}"
     metrics = evaluate_model(pipeline, model, out, split_name=args.split, records=args.records,
-                             max_examples=args.max_examples,
-                             extra={"checkpoint": prefix, "pipeline": str(args.pipeline)})
+                             max_examples=args.max_examples, detector=detector,
+                             extra={**source, "pipeline": str(args.pipeline)})
     print(f"AP@0.5={metrics['AP50']:.4f} AP@[.5:.95]={metrics['AP']:.4f} -> {out / 'metrics.json'}")
     return 0
 

@@ -51,3 +51,16 @@ def test_detector_loads_every_format_of_the_real_model(real_export, tiny_records
     # Float formats compute the same function: same top score within float tolerance.
     top = {f: float(d.scores.max()) if len(d) else 0.0 for f, d in results.items()}
     assert abs(top["frozen"] - top["saved_model"]) < 1e-4
+
+
+def test_evaluate_cli_scores_an_exported_model(real_export, tiny_checkpoint, tmp_path):
+    config, _ = tiny_checkpoint
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    for fmt in ("frozen", "tflite_int8"):
+        res = subprocess.run([sys.executable, "evaluate.py", "--pipeline", str(config), "--model",
+                              str(real_export), "--format", fmt, "--out", str(tmp_path / fmt)],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        data = json.loads((tmp_path / fmt / "metrics.json").read_text())
+        assert data["format"] == fmt and data["num_images"] == 2
+        assert 0.0 <= data["metrics"]["AP50"] <= 1.0

@@ -53,6 +53,32 @@ def label_names(pipeline) -> list[str]:
     return read_label_map(path)
 
 
+def _groundtruth(image_id: str, height: int, width: int, boxes, classes, ignore) -> dict:
+    """Normalised (ymin, xmin, ymax, xmax) record boxes -> the `evaluation` pixel xyxy format."""
+    valid = classes > 0   # padded rows have class 0
+    scale = np.array([width, height, width, height], np.float32)
+    return {"image_id": image_id, "height": height, "width": width,
+            "boxes": boxes[valid][:, [1, 0, 3, 2]] * scale,
+            "classes": classes[valid], "difficult": ignore[valid]}
+
+
+def run_exported(detector, files: Sequence[str], max_examples: int = 0):
+    """Like run_detector, for an exported model loaded by `detect.Detector` (any format)."""
+    ds = tf.data.TFRecordDataset(list(files))
+    if max_examples:
+        ds = ds.take(max_examples)
+    ds = ds.map(ExampleDecoder(), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    for counter, ex in enumerate(ds):
+        rgb = ex["image"].numpy()
+        h, w = rgb.shape[:2]
+        image_id = f"{counter}:{ex['filename'].numpy().decode() or ex['source_id'].numpy().decode()}"
+        det = detector.detect_rgb(rgb)
+        yield (_groundtruth(image_id, h, w, ex["boxes"].numpy(), ex["classes"].numpy(),
+                            ex["ignore"].numpy()),
+               {"image_id": image_id, "boxes": det.boxes, "scores": det.scores,
+                "classes": det.classes.astype(np.int64)})
+
+
 def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples: int = 0):
     """Yield (groundtruth, detection) dicts in the `evaluation` list-of-dicts format."""
     decoder = ExampleDecoder()
@@ -81,15 +107,13 @@ def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples:
         for i in range(features["image"].shape[0]):
             h, w = int(features["height"][i]), int(features["width"][i])
             scale = np.array([w, h, w, h], np.float32)
-            valid = classes[i].numpy() > 0   # padded rows have class 0
-            gt_boxes = boxes[i].numpy()[valid][:, [1, 0, 3, 2]] * scale
             n = int(out["num_detections"][i])
             det_boxes = out["detection_boxes"][i, :n][:, [1, 0, 3, 2]] * scale
             name = features["filename"][i].numpy().decode() or features["source_id"][i].numpy().decode()
             image_id = f"{counter}:{name}"
             counter += 1
-            yield ({"image_id": image_id, "height": h, "width": w, "boxes": gt_boxes,
-                    "classes": classes[i].numpy()[valid], "difficult": ignore[i].numpy()[valid]},
+            yield (_groundtruth(image_id, h, w, boxes[i].numpy(), classes[i].numpy(),
+                                ignore[i].numpy()),
                    {"image_id": image_id, "boxes": det_boxes,
                     "scores": out["detection_scores"][i, :n],
                     "classes": out["detection_classes"][i, :n].astype(np.int64) + 1})
@@ -97,16 +121,19 @@ def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples:
 
 def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eval",
                    records: Sequence[str] | None = None, max_examples: int = 0,
-                   extra: dict | None = None) -> dict:
+                   extra: dict | None = None, detector=None) -> dict:
+    """Score `model` (an SSDDetector) or, when given, `detector` (a detect.Detector
+    over an exported model) on the eval records; write metrics.json + pr_curve.png."""
     patterns = list(records) if records else eval_record_patterns(pipeline, split_name)
     files = views.expand_patterns(patterns, "eval records", unique=True)
     if not max_examples and pipeline.eval_config.num_examples:
         max_examples = pipeline.eval_config.num_examples
     names = label_names(pipeline)
     started = time.time()
+    pairs = (run_exported(detector, files, max_examples) if detector is not None
+             else run_detector(model, files, max_examples=max_examples))
     groundtruths, detections = [], []
-    for gt, det in tqdm(run_detector(model, files, max_examples=max_examples),
-                        desc=f"eval[{split_name}]", unit="img", disable=None):
+    for gt, det in tqdm(pairs, desc=f"eval[{split_name}]", unit="img", disable=None):
         groundtruths.append(gt)
         detections.append(det)
     if not groundtruths:
