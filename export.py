@@ -22,6 +22,7 @@ from typing import Sequence
 
 from common.cli import quiet_tensorflow, run_main, setup_logging
 from common.errors import UserError
+from detect.detector import FORMATS
 
 log = logging.getLogger("export")
 
@@ -33,14 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True,
                    help="checkpoint prefix (ckpt-12) or training dir (latest checkpoint)")
     p.add_argument("--out", required=True, help="export dir, e.g. exported_models/NAME")
-    p.add_argument("--representative-data", default=None,
-                   help="TFRecord glob (OD-API tf.Example, image/encoded) for int8 calibration "
-                        "and the format check; default: the pipeline's eval input")
+    p.add_argument("--representative-data", nargs="+", default=None, metavar="GLOB",
+                   help="TFRecord files/globs (OD-API tf.Example, image/encoded) for int8 "
+                        "calibration and the format check; default: the pipeline's training records")
     p.add_argument("--num-representative", type=int, default=100,
                    help="images used for int8 calibration")
     p.add_argument("--label-map", default=None,
                    help="label_map.pbtxt (default: the pipeline's train_input_reader.label_map_path)")
     p.add_argument("--metrics", default=None, help="evaluation metrics JSON to copy in")
+    p.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS),
+                   help="formats to write (the frozen graph is always written: it is the "
+                        "reference the others are checked against)")
+    p.add_argument("--num-verify", type=int, default=10,
+                   help="images on which every format is compared with the frozen graph")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out dir")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
@@ -48,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.num_verify < 1:
+        raise UserError(f"--num-verify must be >= 1, got {args.num_verify}")
     if args.num_representative < 1:
         raise UserError(f"--num-representative must be >= 1, got {args.num_representative}")
     out = Path(args.out)
@@ -67,25 +75,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from data_prep.label_map import read_label_map
     from export_lib import export_model
     from export_lib import from_checkpoint
-    from export_lib.representative import images_from_tfrecords, tfrecord_files
+    from export_lib.representative import images_from_tfrecords
 
     model, config = from_checkpoint.load_model(args.pipeline, args.checkpoint)
     label_path = args.label_map or from_checkpoint.label_map_path(config)
-    if not label_path:
-        raise UserError("no label map: pass --label-map (the pipeline names none)")
-    records = args.representative_data or from_checkpoint.eval_records(config)
-    if not records:
-        raise UserError("int8 export needs calibration images: pass --representative-data "
-                        "(the pipeline has no eval_input_reader input_path)")
-    tfrecord_files(records)  # fail now, not after tracing, if the glob matches nothing
+    files = from_checkpoint.calibration_files(config, args.representative_data)
+    formats = ["frozen"] + [f for f in args.formats if f != "frozen"]
     result = export_model(
         model, out,
-        input_size=from_checkpoint.input_size(model, config),
-        representative_images=images_from_tfrecords(records, args.num_representative),
+        input_size=model.config.input_size,
+        representative_images=images_from_tfrecords(files, args.num_representative),
         label_names=read_label_map(label_path),
         pipeline_config_text=from_checkpoint.pipeline_text(args.pipeline),
         metrics=metrics, num_representative=args.num_representative,
-        overwrite=args.overwrite)
+        num_verify=args.num_verify, formats=formats, overwrite=args.overwrite)
     for fmt, agg in result.agreement.items():
         log.info("%s vs frozen: matched %d, min IoU %.3f, max |dscore| %.4f, %s", fmt,
                  agg["matched"], agg["min_iou"], agg["max_score_delta"],

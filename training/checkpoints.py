@@ -37,8 +37,11 @@ class RestoreReport:
                 f"{len(self.unused)} checkpoint tensors unused")
 
 
-def checkpoint_prefix(path: str | os.PathLike) -> str:
-    """Accept a checkpoint prefix, its .index file, or a folder holding one."""
+def checkpoint_prefix(path: str | os.PathLike, field: str = "--checkpoint") -> str:
+    """Accept a checkpoint prefix, its .index file, or a folder holding one.
+
+    `field` (the flag or config field the path came from) starts error messages.
+    """
     p = Path(path)
     if p.is_dir():
         latest = tf.train.latest_checkpoint(str(p))
@@ -47,12 +50,13 @@ def checkpoint_prefix(path: str | os.PathLike) -> str:
         indexes = sorted(p.glob("*.index"))
         if len(indexes) == 1:
             return str(indexes[0].with_suffix(""))
-        raise UserError(f"{p}: no checkpoint found in this folder")
+        raise UserError(f"{field}: {p}: no checkpoint found in this folder")
     if p.suffix == ".index" and p.exists():
         return str(p.with_suffix(""))
     if Path(str(p) + ".index").exists():
         return str(p)
-    raise UserError(f"{p}: checkpoint not found (expected {p}.index or a folder with a checkpoint)")
+    raise UserError(f"{field}: {p}: checkpoint not found (expected {p}.index or a folder "
+                    f"with a checkpoint)")
 
 
 def restore_zoo_checkpoint(model, path: str | os.PathLike, checkpoint_type: str) -> RestoreReport:
@@ -65,7 +69,7 @@ def restore_zoo_checkpoint(model, path: str | os.PathLike, checkpoint_type: str)
     """
     if checkpoint_type not in CHECKPOINT_TYPES:
         raise UserError(f"fine_tune_checkpoint_type: {checkpoint_type!r} is not one of {CHECKPOINT_TYPES}")
-    prefix = checkpoint_prefix(path)
+    prefix = checkpoint_prefix(path, "fine_tune_checkpoint")
     try:
         reader = tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError) as exc:
@@ -77,7 +81,7 @@ def restore_zoo_checkpoint(model, path: str | os.PathLike, checkpoint_type: str)
         if checkpoint_type != "detection":
             raise UserError(f"{prefix}: a handtrack detection checkpoint needs "
                             f"fine_tune_checkpoint_type: \"detection\"")
-        restore_trained(model, prefix)
+        restore_trained(model, prefix, "fine_tune_checkpoint")
         report = RestoreReport(restored=sorted(model.slim_variable_map()))
         log.info("fine-tune checkpoint %s (handtrack): restored all %d model variables",
                  prefix, len(report.restored))
@@ -113,15 +117,15 @@ def restore_zoo_checkpoint(model, path: str | os.PathLike, checkpoint_type: str)
     return report
 
 
-def restore_trained(model, path: str | os.PathLike) -> str:
+def restore_trained(model, path: str | os.PathLike, field: str = "--checkpoint") -> str:
     """Restore a checkpoint written by our training loop (for eval and export)."""
-    prefix = checkpoint_prefix(path)
+    prefix = checkpoint_prefix(path, field)
     try:
         status = tf.train.Checkpoint(model=model).restore(prefix)
         status.expect_partial()
         status.assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as exc:
-        raise UserError(f"{prefix}: not a handtrack training checkpoint for this model "
+        raise UserError(f"{field}: {prefix}: not a handtrack training checkpoint for this model "
                         f"({str(exc).splitlines()[0][:200]})") from exc
     log.info("restored %s", prefix)
     return prefix
