@@ -75,12 +75,17 @@ class Agreement:
         self.unmatched_other += sum(
             1 for o in range(len(other)) if o not in used_o and other.scores[o] >= min_score)
 
-    def within(self, *, min_iou: float, max_score_delta: float) -> bool:
+    @property
+    def mean_iou(self) -> float | None:
+        return float(np.mean(self.ious)) if self.ious else None
+
+    def within(self, *, min_iou: float, mean_iou: float, max_score_delta: float) -> bool:
         return (self.unmatched_reference == 0 and self.unmatched_other == 0
-                and self.min_iou >= min_iou and self.max_score_delta <= max_score_delta)
+                and self.min_iou >= min_iou and (self.mean_iou or 1.0) >= mean_iou
+                and self.max_score_delta <= max_score_delta)
 
     def to_json(self) -> dict:
         d = asdict(self)
         d.pop("ious")
-        d["mean_iou"] = float(np.mean(self.ious)) if self.ious else None
+        d["mean_iou"] = self.mean_iou
         return d

@@ -48,12 +48,13 @@ InferenceFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
 
 # What "agrees with the frozen graph" means, recorded in export_info.json with the
 # measured numbers. Matched on detections with score >= COMPARE_MIN_SCORE.
-# Float formats differ by rounding only (measured on the tiny test detector:
-# IoU >= 0.99997, |dscore| <= 3e-4 incl. cv2-vs-TF resize). int8 measured on the
-# tiny detector: min IoU 0.94, max |dscore| 0.010 (38 frames); the tolerance
-# below leaves about 2x margin. Real-model numbers land in export_info.json.
-FLOAT_TOLERANCE = {"min_iou": 0.99, "max_score_delta": 1e-3}
-INT8_TOLERANCE = {"min_iou": 0.9, "max_score_delta": 0.05}
+# TFLite takes uint8 pixels at the model size, so the Detector resizes with
+# OpenCV and rounds to uint8 where the frozen graph resizes in float: that, not
+# the model, moves a box now and then. Measured on the shipped hand model (60
+# real frames, 87 matched boxes): TFLite float min IoU 0.84, mean 0.996,
+# max |dscore| 0.006; int8 min IoU 0.82, mean 0.948, max |dscore| 0.024.
+FLOAT_TOLERANCE = {"min_iou": 0.75, "mean_iou": 0.98, "max_score_delta": 0.02}
+INT8_TOLERANCE = {"min_iou": 0.7, "mean_iou": 0.9, "max_score_delta": 0.06}
 COMPARE_MIN_SCORE = 0.3
 
 
