@@ -13,7 +13,7 @@ from typing import Sequence
 
 from common.cli import quiet_tensorflow, setup_logging
 from common.errors import UserError
-from detect.detector import DEFAULT_MODEL, FORMATS
+from detect.detector import PREFERENCE, DEFAULT_MODEL, FORMATS
 
 
 def build_parser(threaded: bool) -> argparse.ArgumentParser:
@@ -40,8 +40,8 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(DEFAULT_MODEL),
                    help="export dir, SavedModel dir, .pb or .tflite file")
     p.add_argument("--format", choices=FORMATS, default=None,
-                   help="which format to load from an export dir (default: tflite, then "
-                        "saved_model, frozen, tflite_int8)")
+                   help="which format to load from an export dir (default: the first present "
+                        "of " + ", ".join(PREFERENCE) + ")")
     p.add_argument("--num-threads", type=int, default=None,
                    help="TFLite interpreter threads (and frozen-graph intra-op threads); "
                         "default: all cores")

@@ -86,7 +86,8 @@ def test_detector_model_resolution_errors(export_dir, tmp_path):
     from common.errors import UserError
     from detect.detector import resolve_model
 
-    assert resolve_model(export_dir)[0] == "tflite"
+    assert resolve_model(export_dir)[0] == "tflite_int8"  # the preferred format when present
+    assert resolve_model(export_dir, "tflite")[0] == "tflite"
     assert resolve_model(export_dir / "saved_model")[0] == "saved_model"
     assert resolve_model(export_dir / "model_int8.tflite")[0] == "tflite_int8"
     with pytest.raises(UserError, match="model not found"):
