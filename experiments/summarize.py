@@ -1,37 +1,75 @@
 #!/usr/bin/env python3
-"""Markdown table of every experiment's held-out metrics (for the model card and notes).
+"""Collect every experiment's held-out metrics: a markdown table, and with --write
+one experiments/<run>/metrics.json per run (what the model choice rests on).
 
-Reads experiments/<run>/eval_<view>/metrics.json written by run_experiments.sh
-and the training summary train_dir/<run>/train_summary.json when present.
+Reads experiments/<run>/eval_<view>/metrics.json (checkpoint evaluations),
+experiments/<run>/exported_<format>_<view>/metrics.json (exported-model
+evaluations) and experiments/<run>/train_summary.json, all written by
+run_experiments.sh / evaluate.py / train.py.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common.atomic import atomic_write_text  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 VIEWS = ("all", "egohands_frames", "webcam_hands", "closeup_hands")
+KEYS = ("AP50", "AP", "AP75", "AR100")
+
+
+def _metrics(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    m = data["metrics"]
+    return {**{k: m[k] for k in KEYS}, "num_images": data["num_images"],
+            "num_groundtruth": m["num_groundtruth"]}
+
+
+def collect(run: Path) -> dict:
+    held_out = {v: m for v in VIEWS if (m := _metrics(run / f"eval_{v}" / "metrics.json"))}
+    exported: dict[str, dict] = {}
+    for path in sorted(run.glob("exported_*_*/metrics.json")):
+        name = path.parent.name.removeprefix("exported_")
+        view = next(v for v in VIEWS if name.endswith("_" + v))
+        exported.setdefault(name[: -len(view) - 1], {})[view] = _metrics(path)
+    summary = run / "train_summary.json"
+    return {"run": run.name, "pipeline": f"experiments/{run.name}/pipeline.config",
+            "train": json.loads(summary.read_text()) if summary.exists() else None,
+            "held_out": held_out, "exported": exported}
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| run | steps | train time | " + " | ".join(f"{v} AP@0.5 / AP" for v in VIEWS) + " |",
+             "|---|---|---|" + "---|" * len(VIEWS)]
+    for r in results:
+        t = r["train"] or {}
+        cells = [f"{r['held_out'][v]['AP50']:.3f} / {r['held_out'][v]['AP']:.3f}"
+                 if v in r["held_out"] else "—" for v in VIEWS]
+        wall = f"{t['wall_time_s'] / 60:.0f} min" if t.get("wall_time_s") else "—"
+        lines.append(f"| {r['run']} | {t.get('step', '—')} | {wall} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> int:
-    rows = []
-    for run in sorted(p for p in HERE.iterdir() if p.is_dir() and (p / "pipeline.config").exists()):
-        cells = []
-        for view in VIEWS:
-            path = run / f"eval_{view}" / "metrics.json"
-            if path.exists():
-                m = json.loads(path.read_text())["metrics"]
-                cells.append(f"{m['AP50']:.3f} / {m['AP']:.3f}")
-            else:
-                cells.append("—")
-        rows.append(f"| {run.name} | " + " | ".join(cells) + " |")
-    if not rows:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--write", action="store_true", help="write experiments/<run>/metrics.json")
+    args = p.parse_args()
+    runs = sorted(d for d in HERE.iterdir() if d.is_dir() and (d / "pipeline.config").exists())
+    results = [collect(run) for run in runs]
+    if not results:
         print("no experiments found", file=sys.stderr)
         return 1
-    print("| run | " + " | ".join(f"{v} AP@0.5 / AP" for v in VIEWS) + " |")
-    print("|---|" + "---|" * len(VIEWS))
-    print("\n".join(rows))
+    print(table(results))
+    if args.write:
+        for run, result in zip(runs, results):
+            atomic_write_text(run / "metrics.json", json.dumps(result, indent=2) + "\n")
     return 0
 
 
