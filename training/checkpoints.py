@@ -47,9 +47,13 @@ def checkpoint_prefix(path: str | os.PathLike, field: str = "--checkpoint") -> s
         latest = tf.train.latest_checkpoint(str(p))
         if latest:
             return latest
-        indexes = sorted(p.glob("*.index"))
+        # Zoo archives unpack into a folder of their own; look one level down too.
+        indexes = sorted(p.glob("*.index")) or sorted(p.glob("*/*.index"))
         if len(indexes) == 1:
             return str(indexes[0].with_suffix(""))
+        if indexes:
+            raise UserError(f"{field}: {p}: several checkpoints in this folder "
+                            f"({', '.join(i.stem for i in indexes[:4])}); name one")
         raise UserError(f"{field}: {p}: no checkpoint found in this folder")
     if p.suffix == ".index" and p.exists():
         return str(p.with_suffix(""))

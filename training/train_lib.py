@@ -25,7 +25,7 @@ from config import views
 from ssd.builder import build_from_pipeline
 from ssd.losses import ssd_loss
 from ssd.targets import SsdTargetAssigner
-from training import augment, checkpoints, optimizers
+from training import augment, checkpoints, optimizers, zoo
 from training.inputs import TrainInputs
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,9 @@ def train(pipeline, options: TrainOptions) -> dict:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
         log.info("resuming from %s at step %d", manager.latest_checkpoint, int(step))
     elif tc.fine_tune_checkpoint:
-        checkpoints.restore_zoo_checkpoint(model, views.resolve_path(tc.fine_tune_checkpoint),
-                                           views.fine_tune_checkpoint_type(tc))
+        source = (zoo.fetch(tc.fine_tune_checkpoint) if zoo.is_url(tc.fine_tune_checkpoint)
+                  else views.resolve_path(tc.fine_tune_checkpoint))
+        checkpoints.restore_zoo_checkpoint(model, source, views.fine_tune_checkpoint_type(tc))
     else:
         log.warning("no fine_tune_checkpoint: training from random initialisation")
 

@@ -1,0 +1,57 @@
+"""Fetch model-zoo checkpoints named by URL in `fine_tune_checkpoint`.
+
+`fine_tune_checkpoint` may be a local path (the offline way) or the zoo's own
+address, e.g.
+http://download.tensorflow.org/models/object_detection/ssd_mobilenet_v1_coco_2018_01_28.tar.gz.
+Archives are downloaded once (resumable, with progress) into the cache
+folder, then unpacked there safely; later runs reuse the unpacked copy.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from common.download import download
+from common.errors import UserError
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HANDTRACK_CACHE", "~/.cache/handtrack")).expanduser() / "checkpoints"
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def fetch(url: str, cache: Path | None = None) -> Path:
+    """Download and unpack a zoo archive; return the folder it was unpacked into."""
+    cache = cache or cache_dir()
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    suffix = next((s for s in ARCHIVE_SUFFIXES if name.endswith(s)), None)
+    if suffix is None:
+        raise UserError(f"fine_tune_checkpoint: {url} is not a .tar.gz/.tgz/.tar archive URL")
+    target = cache / name[: -len(suffix)]
+    if target.is_dir():
+        return target
+    archive = download(url, cache / name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache))
+    try:
+        try:
+            with tarfile.open(archive) as tar:
+                # filter="data" refuses absolute paths, `..`, links out of the folder, devices.
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise UserError(f"fine_tune_checkpoint: {archive}: cannot unpack ({exc})") from exc
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("unpacked %s into %s", name, target)
+    return target
