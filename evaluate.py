@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.cli import quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
 
 
 def parse_args(argv):
@@ -27,7 +27,7 @@ def parse_args(argv):
                    help="TFRecord files/globs to evaluate instead of the config's")
     p.add_argument("--out", default=None, help="folder for metrics.json and pr_curve.png "
                                                "(default: <checkpoint or model folder>/eval_<split>)")
-    p.add_argument("--max-examples", type=int, default=0, help="limit the number of images (0: all)")
+    p.add_argument("--max-examples", type=int_at_least(0), default=0, help="limit the number of images (0: all)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
 from common.errors import UserError
 from detect.detector import FORMATS
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--representative-data", nargs="+", default=None, metavar="GLOB",
                    help="TFRecord files/globs (OD-API tf.Example, image/encoded) for int8 "
                         "calibration and the format check; default: the pipeline's training records")
-    p.add_argument("--num-representative", type=int, default=100,
+    p.add_argument("--num-representative", type=int_at_least(1), default=100,
                    help="images used for int8 calibration")
     p.add_argument("--label-map", default=None,
                    help="label_map.pbtxt (default: the pipeline's train_input_reader.label_map_path)")
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS),
                    help="formats to write (the frozen graph is always written: it is the "
                         "reference the others are checked against)")
-    p.add_argument("--num-verify", type=int, default=10,
+    p.add_argument("--num-verify", type=int_at_least(1), default=10,
                    help="images on which every format is compared with the frozen graph")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out dir")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -54,10 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.num_verify < 1:
-        raise UserError(f"--num-verify must be >= 1, got {args.num_verify}")
-    if args.num_representative < 1:
-        raise UserError(f"--num-representative must be >= 1, got {args.num_representative}")
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise UserError(f"--out {out} already exists; pass --overwrite to replace it")

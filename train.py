@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from common.cli import quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
 
 
 def parse_args(argv):
@@ -23,10 +23,12 @@ def parse_args(argv):
                         "(default: train_dir/<config name>)")
     p.add_argument("--num-steps", type=int, default=None, help="override train_config.num_steps")
     p.add_argument("--batch-size", type=int, default=None, help="override train_config.batch_size")
-    p.add_argument("--checkpoint-every", type=int, default=500, help="save a checkpoint every N steps")
-    p.add_argument("--eval-every", type=int, default=0,
+    p.add_argument("--checkpoint-every", type=int_at_least(1), default=500,
+                   help="save a checkpoint every N steps")
+    p.add_argument("--eval-every", type=int_at_least(0), default=0,
                    help="evaluate on eval_input_reader every N steps (0: never)")
-    p.add_argument("--log-every", type=int, default=10, help="TensorBoard scalars every N steps")
+    p.add_argument("--log-every", type=int_at_least(1), default=10,
+                   help="TensorBoard scalars every N steps")
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args(argv)
@@ -41,9 +43,6 @@ def main(argv=None) -> int:
 
     pipeline = load_pipeline(args.pipeline)
     pipeline = apply_overrides(pipeline, num_steps=args.num_steps, batch_size=args.batch_size)
-    if args.checkpoint_every <= 0:
-        from common.errors import UserError
-        raise UserError(f"--checkpoint-every: must be positive (got {args.checkpoint_every})")
     model_dir = Path(args.model_dir or Path("train_dir") / Path(args.pipeline).stem)
     result = train(pipeline, TrainOptions(
         model_dir=model_dir, num_steps=pipeline.train_config.num_steps,

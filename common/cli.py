@@ -1,6 +1,7 @@
 """Shared plumbing for the thin entry scripts at the repository root."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -29,6 +30,17 @@ def setup_logging(verbose: bool = False) -> None:
     )
     # tf-models-official logs every layer it builds through absl at INFO.
     logging.getLogger("absl").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse `type=` for counts: argparse turns the ValueError into a usage error naming the flag."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def run_main(main: Callable[[Sequence[str] | None], int | None],

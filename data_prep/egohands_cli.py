@@ -11,23 +11,11 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import quiet_tensorflow, setup_logging
+from common.cli import int_at_least, quiet_tensorflow, setup_logging
 
 log = logging.getLogger("prep_egohands")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,11 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed")
     parser.add_argument("--classes", type=int, choices=[1, 4], default=1,
                         help="1: every box is 'hand'; 4: myleft, myright, yourleft, yourright")
-    parser.add_argument("--visualize", type=_non_negative, default=0, metavar="N",
+    parser.add_argument("--visualize", type=int_at_least(0), default=0, metavar="N",
                         help="write N PNGs with the boxes drawn to OUT/visualize/")
-    parser.add_argument("--shards", type=_positive, default=1, metavar="N",
+    parser.add_argument("--shards", type=int_at_least(1), default=1, metavar="N",
                         help="TFRecord shards per split")
-    parser.add_argument("--workers", type=_positive, default=None, metavar="N",
+    parser.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
                         help="threads reading/validating images (default: min(4, CPUs))")
     parser.add_argument("--url", default=OFFICIAL_URL, help="download address of the zip")
     parser.add_argument("--sha256", metavar="HEX",

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Sequence
 
-from common.cli import quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
 from common.errors import UserError
 
 log = logging.getLogger("import_annotations")
@@ -73,12 +73,6 @@ def import_voc(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
                    workers, label_map, progress, str(voc_dir))
 
 
-def _count(text: str, minimum: int) -> int:
-    value = int(text)
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-    return value
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -101,13 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fractions", default="0.8,0.1,0.1", metavar="TRAIN,TEST,EVAL",
                         help="split fractions")
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed")
-    parser.add_argument("--shards", type=lambda t: _count(t, 1), default=1, metavar="N",
+    parser.add_argument("--shards", type=int_at_least(1), default=1, metavar="N",
                         help="TFRecord shards per split")
-    parser.add_argument("--visualize", type=lambda t: _count(t, 0), default=0, metavar="N",
+    parser.add_argument("--visualize", type=int_at_least(0), default=0, metavar="N",
                         help="write N PNGs with the boxes drawn to OUT/visualize/")
     parser.add_argument("--label-map", metavar="FILE",
                         help="label_map.pbtxt fixing class ids (default: sorted class names)")
-    parser.add_argument("--workers", type=lambda t: _count(t, 1), default=None, metavar="N",
+    parser.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
                         help="threads reading/validating images (default: min(4, CPUs))")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
