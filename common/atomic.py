@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -36,3 +37,34 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside `path`; on success it becomes `path` in one rename.
+
+    A folder that appears only complete (an export, an unpacked archive) can be
+    trusted by its presence. With `replace`, an existing `path` is swapped out
+    and removed after the new one is in place. Entries get the umask's normal
+    permissions (mkdtemp makes owner-only folders; these are meant to be shared).
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() and not replace:
+        raise FileExistsError(final)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        for p in [tmp, *tmp.rglob("*")]:
+            p.chmod((0o777 if p.is_dir() else 0o666) & ~umask)
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f"{final.name}.old-", dir=final.parent))
+            os.replace(final, old / "x")
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from common.atomic import atomic_dir
 from common.errors import UserError
 from detect.detector import FORMAT_FILES, FORMATS, OUTPUT_NAMES, Detector
 from data_prep.label_map import write_label_map
@@ -272,10 +272,7 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
     calib = [_to_model_size(img, input_size) for img in images[:num_representative]]
     verify = images[:num_verify]
 
-    tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=final.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
+    with atomic_dir(final, replace=True) as tmp:
         info: dict[str, Any] = {
             "input_size": list(input_size), "labels": list(label_names),
             "formats": {}, "tensorflow": tf.__version__,
@@ -318,20 +315,6 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
         info["agreement_vs_frozen"] = agreement
         info["compare_min_score"] = COMPARE_MIN_SCORE
         (tmp / "export_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        # mkdtemp/mkstemp create owner-only entries; an export is meant to be shared.
-        for p in [tmp, *tmp.rglob("*")]:
-            p.chmod((0o777 if p.is_dir() else 0o666) & ~umask)
-
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{final.name}.old-", dir=final.parent))
-            os.replace(final, old / "x")
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     files = {f: str(final / FORMAT_FILES[f]) for f in formats}
     return ExportResult(final, files, agreement, time.monotonic() - t0)
 

@@ -62,3 +62,23 @@ def test_non_archive_url_and_missing_file_are_user_errors(served, tmp_path):
         zoo.fetch(f"{base}/model.ckpt", tmp_path / "cache")
     with pytest.raises(UserError):
         zoo.fetch(f"{base}/missing.tar.gz", tmp_path / "cache")
+
+
+def test_atomic_dir_appears_only_complete(tmp_path):
+    from common.atomic import atomic_dir
+
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "half.txt").write_text("x")
+            raise RuntimeError("interrupted")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("1")
+    with pytest.raises(FileExistsError):
+        with atomic_dir(target):
+            pass
+    with atomic_dir(target, replace=True) as tmp:
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in target.iterdir()] == ["b.txt"]

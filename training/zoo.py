@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
+from common.atomic import atomic_dir
 from common.download import download
 from common.errors import UserError
 
@@ -42,16 +41,11 @@ def fetch(url: str, cache: Path | None = None) -> Path:
     if target.is_dir():
         return target
     archive = download(url, cache / name)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache))
     try:
-        try:
-            with tarfile.open(archive) as tar:
-                # filter="data" refuses absolute paths, `..`, links out of the folder, devices.
-                tar.extractall(tmp, filter="data")
-        except (tarfile.TarError, OSError) as exc:
-            raise UserError(f"fine_tune_checkpoint: {archive}: cannot unpack ({exc})") from exc
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(target) as tmp, tarfile.open(archive) as tar:
+            # filter="data" refuses absolute paths, `..`, links out of the folder, devices.
+            tar.extractall(tmp, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise UserError(f"fine_tune_checkpoint: {archive}: cannot unpack ({exc})") from exc
     log.info("unpacked %s into %s", name, target)
     return target
