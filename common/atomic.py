@@ -39,6 +39,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def remove_stale_dirs(final: Path) -> list[Path]:
+    """Delete temp folders that a killed `atomic_dir(final)` left beside `final`.
+
+    A killed export or unpack leaves `<name>.tmp-XXXX` (often tens of MB, which
+    kept a full disk full); no finished result ever lives under that name.
+    """
+    stale = [p for pattern in (f"{final.name}.tmp-*", f"{final.name}.old-*")
+             for p in final.parent.glob(pattern) if p.is_dir()]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside `path`; on success it becomes `path` in one rename.
@@ -52,6 +65,7 @@ def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists() and not replace:
         raise FileExistsError(final)
+    remove_stale_dirs(final)
     tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp

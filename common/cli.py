@@ -2,15 +2,38 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import Callable, Sequence
 
 from common.errors import UserError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143     # 128 + SIGTERM, what a shell reports for a killed job
+EXIT_BROKEN_PIPE = 141    # 128 + SIGPIPE, what `yes | head -1` leaves for `yes`
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so every `except KeyboardInterrupt` cleanup
+    (save a checkpoint, keep processed outputs, print the summary) runs for it too."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line naming the path and the system's reason (disk full, read-only, ...)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        reason += " (free some disk space and rerun)"
+    where = exc.filename if exc.filename is not None else ""
+    return f"{where}: {reason}" if where else reason
 
 
 def quiet_tensorflow() -> None:
@@ -48,13 +71,42 @@ def run_main(main: Callable[[Sequence[str] | None], int | None],
     """Run `main(argv)` and map user errors and Ctrl-C to clean exits.
 
     Returns the exit code instead of calling sys.exit so tests can call it.
+    SIGTERM is turned into an interrupt (see `Terminated`). A closed stdout
+    (`... --json - | head -1`) ends the run quietly, like other Unix tools. An
+    operating-system error (read-only folder, disk full, a path that is a file)
+    is one `error:` line naming the path, not a traceback.
     """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = main(argv)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        print(f"error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return int(code or 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

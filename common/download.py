@@ -4,8 +4,12 @@ Big files (the 1.3 GB EgoHands zip, zoo tarballs) over flaky links must not
 restart from zero after every hiccup, and a truncated or wrong file must never
 be mistaken for a finished one. So bytes go to `<dest>.part`, a rerun resumes it
 with an HTTP Range request, the size is checked against the server's
-Content-Length (and `expected_size`), the optional SHA-256 against `sha256`, and
-only then is the file renamed to `dest` in one atomic step.
+Content-Length (and `expected_size`), the optional SHA-256 against `sha256`, the
+content against its kind (a `.zip` must open and list its central directory, a
+`.tar.gz`/`.tgz`/`.tar` must read to its end: a server's HTML error page sent
+with HTTP 200, or a body cut short with no Content-Length, fails here), and
+only then is the file renamed to `dest` in one atomic step. A cached `dest`
+that fails the same checks is deleted and downloaded again.
 
 Failures a user can act on (no network, HTTP error, size or checksum mismatch)
 raise `DownloadError`, a `UserError`, whose message names the URL or file.
@@ -41,7 +45,43 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify(path: Path, url: str, expected_size: int | None, sha256: str | None) -> None:
+def _looks_like_html(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body"))
+
+
+def check_archive(path: Path, name: str | None = None) -> None:
+    """Raise DownloadError unless `path` is a complete archive of the kind its name says.
+
+    `name` (default: path's name) picks the kind: .zip, .tar.gz/.tgz/.tar; other
+    names are not checked. A zip must open and list its central directory (which
+    sits at the end, so a cut-short body fails); a tar must read every member to
+    the end of the compressed stream.
+    """
+    import tarfile
+    import zipfile
+
+    name = (name or path.name).lower()
+    try:
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                archive.infolist()
+        elif name.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(path, "r:*") as tar:
+                for member in tar:
+                    if member.isfile():
+                        stream = tar.extractfile(member)
+                        while stream is not None and stream.read(CHUNK):
+                            pass
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        what = "an HTML page, not an archive" if _looks_like_html(path) else \
+            f"not a complete archive ({exc})"
+        raise DownloadError(f"{path}: {what}") from None
+
+
+def _verify(path: Path, url: str, expected_size: int | None, sha256: str | None,
+            kind: str | None = None) -> None:
     size = path.stat().st_size
     if expected_size is not None and size != expected_size:
         raise DownloadError(
@@ -53,6 +93,12 @@ def _verify(path: Path, url: str, expected_size: int | None, sha256: str | None)
             raise DownloadError(
                 f"{path}: SHA-256 {actual} does not match the expected {sha256.lower()} "
                 f"(from {url})")
+    if kind is not None:
+        try:
+            check_archive(path, kind)
+        except DownloadError as exc:
+            raise DownloadError(f"{exc} (from {url}; the URL may point at a web page, or the "
+                                f"server cut the transfer short)") from None
 
 
 def _total_from_headers(status: int, headers, start: int) -> int | None:
@@ -78,10 +124,15 @@ def download(url: str, dest: str | os.PathLike, expected_size: int | None = None
     the next call resumes.
     """
     dest = Path(dest)
+    kind = dest.name
     if dest.exists():
-        _verify(dest, url, expected_size, sha256)
-        log.info("%s already downloaded", dest)
-        return dest
+        try:
+            _verify(dest, url, expected_size, sha256, kind)
+            log.info("%s already downloaded", dest)
+            return dest
+        except DownloadError as exc:
+            log.warning("cached download is bad, deleting it and downloading again: %s", exc)
+            dest.unlink()
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     start = part.stat().st_size if part.exists() else 0
@@ -98,7 +149,7 @@ def download(url: str, dest: str | os.PathLike, expected_size: int | None = None
             remote = int(match.group(1)) if match else expected_size
             if remote is not None and start == remote:
                 log.info("%s is already complete", part)
-                return _finish(part, dest, url, expected_size, sha256)
+                return _finish(part, dest, url, expected_size, sha256, kind)
             part.unlink()
             raise DownloadError(f"{part}: server refused to resume ({url}: HTTP 416); "
                                 f"the partial file was removed, rerun to start over") from exc
@@ -128,7 +179,7 @@ def download(url: str, dest: str | os.PathLike, expected_size: int | None = None
     if total is not None and got > total:
         part.unlink()
         raise DownloadError(f"{url}: received {got} bytes but the server announced {total}")
-    return _finish(part, dest, url, expected_size, sha256)
+    return _finish(part, dest, url, expected_size, sha256, kind)
 
 
 def _stream(response, part: Path, start: int, total: int | None, name: str,
@@ -155,12 +206,14 @@ def _stream(response, part: Path, start: int, total: int | None, name: str,
 
 
 def _finish(part: Path, dest: Path, url: str, expected_size: int | None,
-            sha256: str | None) -> Path:
+            sha256: str | None, kind: str | None = None) -> Path:
+    """Verify the finished `.part` and rename it; a bad one is deleted (resuming it
+    could only reproduce the same bytes) and the error says a rerun starts over."""
     try:
-        _verify(part, url, expected_size, sha256)
-    except DownloadError:
+        _verify(part, url, expected_size, sha256, kind)
+    except DownloadError as exc:
         part.unlink()
-        raise
+        raise DownloadError(f"{exc}; the bad file was deleted, rerun to download again") from None
     os.replace(part, dest)
     log.info("downloaded %s (%d bytes)", dest, dest.stat().st_size)
     return dest

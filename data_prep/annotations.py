@@ -112,9 +112,12 @@ def check_relative_name(name: str, where: str) -> str:
 
 def _parse_number(value: str, column: str, where: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise UserError(f"{where}: column {column!r} must be a number, got {value!r}") from None
+    if not math.isfinite(number):  # '1e400' parses as inf, 'nan' as nan
+        raise UserError(f"{where}: column {column!r} must be a finite number, got {value!r}")
+    return number
 
 
 def _parse_flag(value: str | None, where: str) -> bool:

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 HAND_FIELDS = ("myleft", "myright", "yourleft", "yourright")
 LABELLED = "_LABELLED_SAMPLES"
 EXTRACT_MARKER = ".extracted"
+# What prep_egohands itself puts in --out before the dataset writer runs.
+OWN_FILES = ("egohands_data.zip", "egohands_data.zip.part", "raw")
 OFFICIAL_URL = "http://vision.soic.indiana.edu/egohands_files/egohands_data.zip"
 
 

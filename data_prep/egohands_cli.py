@@ -60,13 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
 
     from data_prep import egohands
-    from data_prep.dataset_writer import write_dataset
+    from data_prep.dataset_writer import claim_out_dir, write_dataset
     from data_prep.splits import parse_fractions
 
     fractions = parse_fractions(args.fractions)
     names = egohands.class_names(args.classes)
     out = Path(args.out)
     progress = not args.no_progress
+    # Before the download and extraction write anything: never into someone else's folder.
+    claim_out_dir(out, egohands.OWN_FILES)
     zip_path = egohands.ensure_zip(args.zip, out, args.url, args.sha256, progress)
     raw = egohands.safe_extract(zip_path, out / "raw", progress)
     images, stats, counts = egohands.load_egohands(raw, args.classes, progress)

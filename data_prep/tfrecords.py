@@ -43,9 +43,20 @@ def inspect_image(data: bytes, where: str | os.PathLike) -> tuple[str, int, int]
             image.load()
     except UserError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise UserError(_too_big(where, exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UserError(f"{where}: unreadable image ({exc})") from None
     return fmt, size[0], size[1]
+
+
+def _too_big(where: str | os.PathLike, exc: Exception) -> str:
+    """PIL refuses images over 2x Image.MAX_IMAGE_PIXELS as possible decompression
+    bombs; say so with the size instead of a traceback."""
+    from PIL import Image
+
+    return (f"{where}: image too large to read safely ({exc}); PIL's limit is "
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels: downscale it or leave it out")
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -55,6 +66,8 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             return image.size
+    except Image.DecompressionBombError as exc:
+        raise UserError(_too_big(path, exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UserError(f"{path}: unreadable image ({exc})") from None
 

@@ -4,13 +4,17 @@
 address, e.g.
 http://download.tensorflow.org/models/object_detection/ssd_mobilenet_v1_coco_2018_01_28.tar.gz.
 Archives are downloaded once (resumable, with progress) into the cache
-folder, then unpacked there safely; later runs reuse the unpacked copy.
+folder, then unpacked there safely; later runs reuse the unpacked copy. The
+downloader checks that the archive reads to its end before it takes the final
+name, and a cached archive that still fails to unpack is deleted (a rerun
+downloads it again) rather than failing every later run the same way.
 """
 from __future__ import annotations
 
 import logging
 import os
 import tarfile
+import zlib
 from pathlib import Path
 
 from common.atomic import atomic_dir
@@ -45,7 +49,13 @@ def fetch(url: str, cache: Path | None = None) -> Path:
         with atomic_dir(target) as tmp, tarfile.open(archive) as tar:
             # filter="data" refuses absolute paths, `..`, links out of the folder, devices.
             tar.extractall(tmp, filter="data")
-    except (tarfile.TarError, OSError) as exc:
+    except tarfile.FilterError as exc:
+        raise UserError(f"fine_tune_checkpoint: {archive}: cannot unpack ({exc})") from exc
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        archive.unlink(missing_ok=True)
+        raise UserError(f"fine_tune_checkpoint: {archive}: corrupt archive, deleted it; rerun "
+                        f"to download it again ({exc})") from None
+    except OSError as exc:
         raise UserError(f"fine_tune_checkpoint: {archive}: cannot unpack ({exc})") from exc
     log.info("unpacked %s into %s", name, target)
     return target
