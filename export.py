@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise UserError(f"--out {out} already exists; pass --overwrite to replace it")
+    if out.exists():
+        from export_lib.exporter import check_replaceable
+        check_replaceable(out)  # before the slow model load
     metrics = None
     if args.metrics:
         try:

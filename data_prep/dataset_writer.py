@@ -14,8 +14,11 @@ Reruns: a fingerprint of the inputs and options is kept in
 `<out>/.prep_state.json`. Same fingerprint and finished -> nothing is redone.
 Same fingerprint, unfinished (interrupted) -> each step skips its final files,
 which are always written atomically, so a present file is a complete one.
-Different fingerprint -> the derived outputs are removed and rebuilt (stale
-images of an old split must never leak into a new one).
+Different fingerprint -> the files the last run wrote (listed in the state
+file) are removed and rebuilt (stale images of an old split must never leak
+into a new one); nothing else in the folder is touched. A non-empty `--out`
+without a state file was not written by handtrack and is refused, so a typo
+in `--out` can never delete someone's photos or records.
 
 Images are read, fully decoded (to reject truncated files), copied and turned
 into Examples by a thread pool (PIL and file I/O release the GIL; TensorFlow
@@ -30,6 +33,7 @@ import itertools
 import json
 import logging
 import os
+import random
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,7 +49,8 @@ from data_prep.splits import DEFAULT_FRACTIONS, SPLITS, split_groups, split_rand
 log = logging.getLogger(__name__)
 
 STATE_FILE = ".prep_state.json"
-STATE_VERSION = 1
+STATE_VERSION = 1          # fingerprint version (bump: every old dataset rebuilds)
+MAX_LISTED_FOREIGN = 3
 SPLIT_MODES = ("random", "group", "video")  # video: group split, groups are videos
 MAX_LISTED_GROUPS = 100
 
@@ -95,20 +100,51 @@ class Summary:
 
 
 def plan_splits(images: Sequence[ImageAnn], mode: str, fractions: Sequence[float],
-                seed: int) -> dict[str, list[ImageAnn]]:
-    """Assign images to splits: per image ('random') or per group ('group'/'video')."""
+                seed: int, eval_groups: Sequence[str] = ()) -> dict[str, list[ImageAnn]]:
+    """Assign images to splits: per image ('random') or per group ('group'/'video').
+
+    `eval_groups` (group modes only) pins named groups to eval, so a held-out
+    video or session can be chosen rather than drawn; the other groups share
+    train and test by `fractions`.
+    """
     by_name = {image.filename: image for image in images}
+    if eval_groups and mode not in ("group", "video"):
+        raise UserError("--eval-groups needs --split group (or video)")
     if mode == "random":
         names = split_random(list(by_name), fractions, seed)
         return {split: [by_name[n] for n in names[split]] for split in SPLITS}
     if mode in ("group", "video"):
         sizes = collections.Counter(image.group for image in images)
-        where = split_groups(sizes, fractions, seed)
+        if eval_groups:
+            unknown = sorted(set(eval_groups) - set(sizes))
+            if unknown:
+                raise UserError(f"--eval-groups: no such group: {', '.join(unknown)} "
+                                f"(groups: {', '.join(sorted(sizes)[:10])})")
+            rest = {g: n for g, n in sizes.items() if g not in eval_groups}
+            if not rest:
+                raise UserError("--eval-groups: every group is held out; nothing left to train on")
+            kept = fractions[0] + fractions[1]
+            where = split_groups(rest, (fractions[0] / kept, fractions[1] / kept, 0.0), seed)
+            where.update({g: "eval" for g in eval_groups})
+        else:
+            where = split_groups(sizes, fractions, seed)
         plan: dict[str, list[ImageAnn]] = {split: [] for split in SPLITS}
         for name in sorted(by_name):
             plan[where[by_name[name].group]].append(by_name[name])
         return plan
     raise UserError(f"--split must be one of {', '.join(SPLIT_MODES)}, got {mode!r}")
+
+
+def record_order(items: Sequence[ImageAnn], seed: int) -> list[ImageAnn]:
+    """The order records are written in: a seeded shuffle of the (sorted) split.
+
+    Sorted records put a video's consecutive, near-identical frames side by side,
+    and a reader's shuffle buffer then draws whole batches from one scene; the
+    OD API's own converters write in shuffled order for the same reason.
+    """
+    order = sorted(items, key=lambda i: i.filename)
+    random.Random(seed).shuffle(order)
+    return order
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
@@ -157,9 +193,62 @@ def _read_state(out_dir: Path) -> dict:
         return {}
 
 
-def _write_state(out_dir: Path, fingerprint: str, done: bool) -> None:
+def _write_state(out_dir: Path, fingerprint: str | None, done: bool,
+                 files: Sequence[str] = ()) -> None:
+    """`files`: every path (relative to out_dir) this run may write; a rebuild deletes
+    exactly these, so anything else in the folder is never ours to remove."""
     atomic_write_text(out_dir / STATE_FILE,
-                      json.dumps({"fingerprint": fingerprint, "done": done}) + "\n")
+                      json.dumps({"fingerprint": fingerprint, "done": done,
+                                  "files": sorted(set(files))}) + "\n")
+
+
+def claim_out_dir(out_dir: str | os.PathLike, extra_ours: Sequence[str] = ()) -> None:
+    """Refuse a non-empty `out_dir` that handtrack did not write; mark a new one as ours.
+
+    Ours means: it holds our state file, or it is empty (or missing), or it holds
+    only `extra_ours` names (e.g. prep_egohands' own download and extraction).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file; give a folder")
+    if (out_dir / STATE_FILE).is_file():
+        return
+    foreign = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    foreign = [name for name in foreign if name not in extra_ours]
+    if foreign:
+        shown = ", ".join(foreign[:MAX_LISTED_FOREIGN]) + (", ..." if len(foreign) >
+                                                           MAX_LISTED_FOREIGN else "")
+        raise UserError(f"--out {out_dir}: folder is not empty ({shown}) and was not written "
+                        f"by handtrack (no {STATE_FILE}); choose a new or empty folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_state(out_dir, None, done=False)
+
+
+def _planned_files(plan: dict[str, list[ImageAnn]], shards: int) -> list[str]:
+    from data_prep.tfrecords import shard_paths
+
+    files = [f"{s}_labels.csv" for s in SPLITS] + ["label_map.pbtxt", "summary.txt"]
+    for split in SPLITS:
+        files += [f"images/{split}/{image.filename}" for image in plan[split]]
+        files += [f"records/{p.name}" for p in shard_paths(Path("records"), split, shards)]
+    return files
+
+
+def _remove_listed(out_dir: Path, files: Sequence[str]) -> None:
+    """Delete the listed files, then any of our folders left empty."""
+    root = out_dir.resolve()
+    for rel in files:
+        path = (out_dir / rel)
+        if root in path.resolve().parents and (path.is_file() or path.is_symlink()):
+            path.unlink()
+    for folder in sorted({(out_dir / rel).parent for rel in files}, key=lambda p: -len(p.parts)):
+        for candidate in [folder, *folder.parents]:
+            if candidate == out_dir or out_dir not in candidate.parents:
+                break
+            try:
+                candidate.rmdir()  # only succeeds when empty
+            except OSError:
+                break
 
 
 def _managed_paths(out_dir: Path) -> list[Path]:
@@ -235,7 +324,7 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
                   fractions: Sequence[float] = DEFAULT_FRACTIONS, shards: int = 1,
                   workers: int | None = None, visualize: int = 0,
                   box_stats: BoxStats | None = None, notes: Sequence[str] = (),
-                  progress: bool = True) -> Summary:
+                  progress: bool = True, eval_groups: Sequence[str] = ()) -> Summary:
     """Split `images` and write the full dataset layout under `out_dir`; see module doc.
 
     `notes` are extra summary lines from the caller (e.g. EgoHands polygon counts).
@@ -264,11 +353,13 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
             if box.label != IGNORE_CLASS and box.label not in class_ids:
                 raise UserError(f"{image.filename}: class {box.label!r} is not in the label map")
     _check_sources_outside(images, out_dir)
+    claim_out_dir(out_dir)
 
-    plan = plan_splits(images, split, fractions, seed)
+    plan = plan_splits(images, split, fractions, seed, eval_groups)
     summary = _summarize(plan, out_dir, split, class_names, box_stats or BoxStats())
     summary.notes.extend(notes)
-    options = {"split": split, "seed": seed, "fractions": list(fractions), "shards": shards}
+    options = {"split": split, "seed": seed, "fractions": list(fractions), "shards": shards,
+               "eval_groups": sorted(eval_groups), "record_order": "shuffled"}
     fingerprint = _fingerprint(plan, class_names, options)
     state = _read_state(out_dir)
     if state.get("fingerprint") == fingerprint and state.get("done"):
@@ -279,10 +370,14 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
         if state.get("fingerprint") != fingerprint and any(p.exists()
                                                            for p in _managed_paths(out_dir)):
             log.info("inputs or options changed since the last run: rebuilding %s", out_dir)
-            _clear_outputs(out_dir)
+            if "files" in state:
+                _remove_listed(out_dir, state["files"])
+            else:  # a folder from before the file list: its managed paths were all ours
+                _clear_outputs(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(out_dir)
-        _write_state(out_dir, fingerprint, done=False)
+        planned = _planned_files(plan, shards)
+        _write_state(out_dir, fingerprint, done=False, files=planned)
 
         for name in SPLITS:
             csv_path = out_dir / f"{name}_labels.csv"
@@ -295,10 +390,11 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
             split_dir = out_dir / "images" / name
             split_dir.mkdir(parents=True, exist_ok=True)
             paths = shard_paths(records_dir, name, shards)
-            per_shard = assign_shards(plan[name], shards)
+            shuffled = record_order(plan[name], seed)
+            per_shard = assign_shards(shuffled, shards)
             missing = {p: items for p, items in zip(paths, per_shard) if not p.exists()}
             need_record = {i.filename for items in missing.values() for i in items}
-            todo = [i for i in plan[name]
+            todo = [i for i in shuffled
                     if i.filename in need_record or not (split_dir / i.filename).exists()]
             if not todo and not missing:
                 log.info("%s: images and records already written", name)
@@ -335,9 +431,15 @@ def write_dataset(images: Sequence[ImageAnn], out_dir: str | os.PathLike,
         label_map = out_dir / "label_map.pbtxt"
         write_label_map(label_map, list(class_names))
         atomic_write_text(out_dir / "summary.txt", "\n".join(summary.lines()) + "\n")
-        _write_state(out_dir, fingerprint, done=True)
+        _write_state(out_dir, fingerprint, done=True, files=planned)
 
     if visualize:
         written = write_visualizations(out_dir, plan, visualize, progress=progress)
+        state = _read_state(out_dir)
+        listed = set(state.get("files", []))
+        pngs = {f"visualize/{p.name}" for p in (out_dir / "visualize").glob("*.png")}
+        if not pngs <= listed:
+            _write_state(out_dir, fingerprint, done=bool(state.get("done")),
+                         files=[*listed, *pngs])
         summary.notes.append(f"visualizations: {written} PNGs in {out_dir / 'visualize'}")
     return summary

@@ -56,6 +56,7 @@ InferenceFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
 FLOAT_TOLERANCE = {"min_iou": 0.75, "mean_iou": 0.98, "max_score_delta": 0.02}
 INT8_TOLERANCE = {"min_iou": 0.7, "mean_iou": 0.9, "max_score_delta": 0.06}
 COMPARE_MIN_SCORE = 0.3
+EXPORT_MARKER = "export_info.json"  # written last: marks a finished handtrack export
 
 
 def inference_fn_from_model(model: Any) -> InferenceFn:
@@ -262,6 +263,7 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
     final = Path(out_dir)
     if final.exists() and not overwrite:
         raise UserError(f"{final} already exists; pass --overwrite to replace it")
+    check_replaceable(final)
     final.parent.mkdir(parents=True, exist_ok=True)
 
     images: list[np.ndarray] = []
@@ -314,9 +316,23 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
                                 "tolerance: %s", f, agreement[f])
         info["agreement_vs_frozen"] = agreement
         info["compare_min_score"] = COMPARE_MIN_SCORE
-        (tmp / "export_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        (tmp / EXPORT_MARKER).write_text(json.dumps(info, indent=2) + "\n")
     files = {f: str(final / FORMAT_FILES[f]) for f in formats}
     return ExportResult(final, files, agreement, time.monotonic() - t0)
+
+
+def check_replaceable(final: Path) -> None:
+    """--overwrite replaces only an earlier export: a folder holding our marker
+    file (export_info.json, written last). Any other folder, e.g. one holding
+    several models, or a file, is refused rather than wiped."""
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise UserError(f"--out {final} is a file, not an export folder; choose another --out")
+    if not (final / EXPORT_MARKER).is_file():
+        raise UserError(f"--out {final} exists and is not a handtrack export (no "
+                        f"{EXPORT_MARKER}); --overwrite only replaces an earlier export, "
+                        f"choose another --out")
 
 
 def export_model(model: Any, out_dir: str | os.PathLike, **kwargs: Any) -> ExportResult:
