@@ -17,9 +17,15 @@ it. `FIELD_RULES` below is the single list of field paths handtrack honours;
 * then runs a few value checks (`_check_values`) that the OD API builders
   would also have refused (num_classes < 1, unmatched > matched threshold...).
 
-Fields left unset are never checked, so OD API defaults that handtrack does
-not implement (notably `optimizer.use_moving_average`, default true) are
-simply not used: model code must only read fields listed here.
+A field left unset takes the OD API's default, and the model code reads that
+default from the proto (pipeline.proto keeps the OD API's defaults). Where the
+OD API's default is not what handtrack could do, `_check_effective_values`
+checks the effective value instead: an unset conv_hyperparams.initializer
+(the OD API refuses it), an empty classification/localization loss, aspect
+ratios that leave a feature map without anchors. Those fail with the file:line
+of the nearest written block. `optimizer.use_moving_average` (default true,
+not implemented) is only warned about, so the classic config still loads.
+Model code must only read fields listed here.
 
 The rules mirror what ssd/builder.py, training/augment.py, training/optimizers.py,
 training/inputs.py and training/evaluate_lib.py read. To support a new field:
@@ -81,11 +87,13 @@ def _add(prefix: str, rules: Dict[str, Rule]) -> None:
 # --- model.ssd --------------------------------------------------------------
 
 # ssd/feature_extractor.py ConvHyperparams: L2 weight, truncated-normal stddev,
-# batch-norm decay/epsilon; conv -> batch norm (centre and scale) -> ReLU6.
+# batch-norm decay/epsilon; the SSD extra layers are conv -> batch norm (if a
+# `batch_norm` block is given; with or without centre and scale) -> activation.
+# Unset, `activation` is RELU and `batch_norm.scale` false, as in the OD API.
 _HYPERPARAMS = {
     "": HONOURED,
     "op": only("CONV"),
-    "activation": only("RELU_6", why="handtrack's SSD layers always use ReLU6"),
+    "activation": only("NONE", "RELU", "RELU_6"),
     "regularizer": HONOURED,
     "regularizer.l2_regularizer": HONOURED,
     "regularizer.l2_regularizer.weight": HONOURED,
@@ -96,8 +104,8 @@ _HYPERPARAMS = {
     "batch_norm": HONOURED,
     "batch_norm.decay": HONOURED,
     "batch_norm.epsilon": HONOURED,
-    "batch_norm.center": only(True),
-    "batch_norm.scale": only(True),
+    "batch_norm.center": HONOURED,
+    "batch_norm.scale": HONOURED,
     "batch_norm.train": only(True, why="to freeze batch norm set model.ssd.freeze_batchnorm: true"),
     "regularize_depthwise": only(False),
 }
@@ -216,7 +224,15 @@ _add("model.ssd", {
     "implicit_example_weight": only(1.0),
 })
 _add("model.ssd.feature_extractor.conv_hyperparams", _HYPERPARAMS)
-_add("model.ssd.box_predictor.convolutional_box_predictor.conv_hyperparams", _HYPERPARAMS)
+# The predictor's convolutions have no activation and no normalizer (the OD
+# API's box and class heads pass activation_fn=None, normalizer_fn=None), so,
+# with num_layers_before_predictor 0, its activation and batch_norm change
+# nothing, whatever their values: accepted as written.
+_add("model.ssd.box_predictor.convolutional_box_predictor.conv_hyperparams", {
+    **_HYPERPARAMS,
+    "activation": HONOURED,
+    **{k: HONOURED for k in _HYPERPARAMS if k.startswith("batch_norm")},
+})
 
 # --- train_config -------------------------------------------------------------
 
@@ -571,6 +587,47 @@ def _check_values(config: _message.Message, where: _Where) -> List[str]:
     return out
 
 
+def _check_effective_values(config: _message.Message, where: _Where,
+                            problems: List[str], warnings: List[str]) -> None:
+    """Values that hold when a field is left unset, where the OD API's default is
+    not something handtrack does: fail (or, for moving averages, warn) as for a
+    field set to it. Messages point at the nearest block written in the file."""
+    if not config.HasField("model") or not config.model.HasField("ssd"):
+        return
+    ssd = config.model.ssd
+    hyper_paths = ("model.ssd.feature_extractor.conv_hyperparams",
+                   "model.ssd.box_predictor.convolutional_box_predictor.conv_hyperparams")
+    for dotted, hyper in zip(hyper_paths, (ssd.feature_extractor.conv_hyperparams,
+                                           ssd.box_predictor.convolutional_box_predictor.conv_hyperparams)):
+        if not hyper.initializer.WhichOneof("initializer_oneof"):
+            problems.append(
+                f"{where(_k(dotted + '.initializer'))}: missing: the OD API refuses conv_hyperparams "
+                f"without an initializer; add initializer {{ truncated_normal_initializer {{ "
+                f"stddev: 0.03 }} }} (the classic configs' value)")
+    loss = ssd.loss
+    for kind, example in (("classification_loss", "weighted_sigmoid {}"),
+                          ("localization_loss", "weighted_smooth_l1 {}")):
+        block = getattr(loss, kind)
+        if loss.HasField(kind) and not block.WhichOneof(kind):
+            problems.append(f"{where(_k('model.ssd.loss.' + kind))}: empty: the OD API refuses "
+                            f"an empty loss; set one, e.g. {example}")
+    ag = ssd.anchor_generator.ssd_anchor_generator
+    if (ssd.anchor_generator.HasField("ssd_anchor_generator") and not ag.aspect_ratios
+            and ag.interpolated_scale_aspect_ratio <= 0.0
+            and (ag.num_layers > 1 or not ag.reduce_boxes_in_lowest_layer)):
+        problems.append(
+            f"{where(_k('model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios'))}: "
+            f"empty, and interpolated_scale_aspect_ratio is {ag.interpolated_scale_aspect_ratio:g}: "
+            f"feature maps would get no anchors; list aspect_ratios (the classic configs use "
+            f"1.0, 2.0, 0.5, 3.0, 0.3333)")
+    opt = config.train_config.optimizer
+    if config.train_config.HasField("optimizer") and not opt.HasField("use_moving_average"):
+        warnings.append(
+            f"{where(_k('train_config.optimizer.use_moving_average'))} is unset: the OD API's "
+            f"default (true) also keeps a moving average of the weights for evaluation and "
+            f"export; handtrack keeps none. Set use_moving_average: false to silence this")
+
+
 def validate(config: _message.Message, source_text: Optional[str] = None,
              path: Optional[str] = None, *, log_warnings: bool = True) -> List[str]:
     """Check that handtrack honours everything set in `config`.
@@ -586,6 +643,7 @@ def validate(config: _message.Message, source_text: Optional[str] = None,
     warnings: List[str] = []
     _walk(config, (), where, problems, warnings)
     problems.extend(_check_values(config, where))
+    _check_effective_values(config, where, problems, warnings)
     if problems:
         raise ConfigError(problems)
     if log_warnings:

@@ -20,9 +20,19 @@ def _hyperparams(proto) -> ConvHyperparams:
         stddev = init.truncated_normal_initializer.stddev
     elif init.HasField("random_normal_initializer"):
         stddev = init.random_normal_initializer.stddev
+    # Effective values, OD API defaults included: activation RELU when unset,
+    # batch norm without scale when `scale` is unset, no batch norm (and a conv
+    # bias) without a `batch_norm` block. The backbone always has batch norm; it
+    # then keeps MobileNet's own decay and epsilon (ConvHyperparams' defaults).
+    activation = type(proto).Activation.Name(proto.activation)
+    if not proto.HasField("batch_norm"):
+        return ConvHyperparams(l2_weight=l2, init_stddev=stddev, activation=activation,
+                               batch_norm=False)
     bn = proto.batch_norm
     return ConvHyperparams(l2_weight=l2, init_stddev=stddev,
-                           batch_norm_decay=bn.decay, batch_norm_epsilon=bn.epsilon)
+                           batch_norm_decay=bn.decay, batch_norm_epsilon=bn.epsilon,
+                           activation=activation, batch_norm_scale=bn.scale,
+                           batch_norm_center=bn.center)
 
 
 def ssd_config_from_proto(model_proto) -> SsdConfig:
@@ -65,7 +75,7 @@ def ssd_config_from_proto(model_proto) -> SsdConfig:
         dropout_keep_probability=predictor.dropout_keep_probability,
         anchors=SsdAnchorSpec(
             num_layers=anchors.num_layers, min_scale=anchors.min_scale, max_scale=anchors.max_scale,
-            aspect_ratios=tuple(anchors.aspect_ratios) or (1.0, 2.0, 0.5, 3.0, 0.3333),
+            aspect_ratios=tuple(anchors.aspect_ratios),  # empty as in the OD API: no default list
             scales=tuple(anchors.scales),
             interpolated_scale_aspect_ratio=anchors.interpolated_scale_aspect_ratio,
             reduce_boxes_in_lowest_layer=anchors.reduce_boxes_in_lowest_layer,

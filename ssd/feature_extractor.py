@@ -1,8 +1,10 @@
 """SSD MobileNet v1 feature maps: tf-models-official's MobileNet v1 plus the SSD extra layers.
 
 The backbone is `official.vision`'s MobileNet (tf_keras); the four extra layers
-(1x1 conv, then 3x3 stride-2 conv, each with batch norm and relu6) follow the
-Object Detection API so their variables map one to one onto zoo checkpoints.
+(1x1 conv, then 3x3 stride-2 conv) follow the Object Detection API so their
+variables map one to one onto zoo checkpoints. As in the OD API, the backbone
+keeps MobileNet's own relu6 and batch norm, while the extra layers take their
+activation and batch norm (or none) from `feature_extractor.conv_hyperparams`.
 """
 from __future__ import annotations
 
@@ -18,12 +20,29 @@ LAYER_DEPTHS = (-1, -1, 512, 256, 256, 128)
 BACKBONE_ENDPOINTS = ("4", "5")  # official MobileNet endpoint levels: stride 16 and 32
 
 
+ACTIVATIONS = {"NONE": None, "RELU": tf.nn.relu, "RELU_6": tf.nn.relu6}
+
+
 @dataclass(frozen=True)
 class ConvHyperparams:
+    """The OD API's `conv_hyperparams`. The defaults are the classic recipe's values;
+    `ssd.builder` fills in a config's effective values, including the OD API's
+    defaults for fields the config leaves unset (activation RELU, batch norm
+    without scale, no batch norm at all when there is no `batch_norm` block).
+
+    activation, batch_norm, batch_norm_scale and batch_norm_center shape the SSD
+    extra layers only: the box predictor's convolutions have neither (as in the
+    OD API), and the MobileNet backbone keeps relu6 and batch norm with scale.
+    """
+
     l2_weight: float = 0.00004
     init_stddev: float = 0.03
     batch_norm_decay: float = 0.9997
     batch_norm_epsilon: float = 0.001
+    activation: str = "RELU_6"      # a key of ACTIVATIONS
+    batch_norm: bool = True         # False: the conv gets a bias and no batch norm
+    batch_norm_scale: bool = True   # False: no gamma (slim's batch_norm(scale=False))
+    batch_norm_center: bool = True  # False: no beta
 
     def regularizer(self):
         # slim's l2_regularizer(w) is w * sum(x^2) / 2; Keras' l2(w) is w * sum(x^2).
@@ -38,19 +57,29 @@ def depth_fn(depth: int, depth_multiplier: float, min_depth: int) -> int:
 
 
 class ConvBnRelu6(tf_keras.layers.Layer):
-    """conv (no bias) + batch norm + relu6: the unit of the SSD extra layers."""
+    """conv + batch norm + activation, the unit of the SSD extra layers (relu6 and
+    batch norm in the classic recipe; `hyper` may drop either, as slim's
+    conv2d does: without batch norm the conv has a bias)."""
 
     def __init__(self, filters: int, kernel_size: int, strides: int,
                  hyper: ConvHyperparams, **kwargs):
         super().__init__(**kwargs)
+        if hyper.activation not in ACTIVATIONS:
+            raise ValueError(f"activation {hyper.activation!r} not in {sorted(ACTIVATIONS)}")
+        self.activation = ACTIVATIONS[hyper.activation]
         self.conv = tf_keras.layers.Conv2D(
-            filters, kernel_size, strides=strides, padding="same", use_bias=False,
+            filters, kernel_size, strides=strides, padding="same", use_bias=not hyper.batch_norm,
             kernel_initializer=hyper.initializer(), kernel_regularizer=hyper.regularizer())
         self.bn = tf_keras.layers.BatchNormalization(
-            momentum=hyper.batch_norm_decay, epsilon=hyper.batch_norm_epsilon)
+            momentum=hyper.batch_norm_decay, epsilon=hyper.batch_norm_epsilon,
+            scale=hyper.batch_norm_scale, center=hyper.batch_norm_center,
+        ) if hyper.batch_norm else None
 
     def call(self, x, training=None):
-        return tf.nn.relu6(self.bn(self.conv(x), training=training))
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x, training=training)
+        return x if self.activation is None else self.activation(x)
 
 
 class SsdMobileNetV1FeatureExtractor(tf_keras.Model):
@@ -100,8 +129,10 @@ class SsdMobileNetV1FeatureExtractor(tf_keras.Model):
         names: dict[str, tf.Variable] = {}
 
         def add_bn(prefix, bn):
-            names[f"{prefix}/BatchNorm/gamma"] = bn.gamma
-            names[f"{prefix}/BatchNorm/beta"] = bn.beta
+            if bn.gamma is not None:   # scale=False: slim makes no gamma either
+                names[f"{prefix}/BatchNorm/gamma"] = bn.gamma
+            if bn.beta is not None:
+                names[f"{prefix}/BatchNorm/beta"] = bn.beta
             names[f"{prefix}/BatchNorm/moving_mean"] = bn.moving_mean
             names[f"{prefix}/BatchNorm/moving_variance"] = bn.moving_variance
 
@@ -120,5 +151,8 @@ class SsdMobileNetV1FeatureExtractor(tf_keras.Model):
         for reduce_name, reduce_layer, expand_name, expand_layer in self.extra_layers:
             for name, layer in ((reduce_name, reduce_layer), (expand_name, expand_layer)):
                 names[f"MobilenetV1/{name}/weights"] = layer.conv.kernel
-                add_bn(f"MobilenetV1/{name}", layer.bn)
+                if layer.bn is None:
+                    names[f"MobilenetV1/{name}/biases"] = layer.conv.bias
+                else:
+                    add_bn(f"MobilenetV1/{name}", layer.bn)
         return names

@@ -226,8 +226,8 @@ def test_syntax_and_enum_errors_carry_line():
      "model.ssd.image_resizer.keep_aspect_ratio_resizer", "does not implement"),
     ("  batch_size: 8\n", "  batch_size: 8\n  freeze_variables: \"FeatureExtractor\"\n",
      "train_config.freeze_variables", "does not implement"),
-    ("activation: RELU_6", "activation: RELU",
-     "model.ssd.feature_extractor.conv_hyperparams.activation", "RELU is not supported"),
+    ("activation: RELU_6", "activation: SWISH",
+     "model.ssd.feature_extractor.conv_hyperparams.activation", "SWISH is not supported"),
 ])
 def test_known_but_unsupported_fields_are_rejected_with_line(old, new, field, needle):
     text = SSD_TEXT.replace(old, new, 1)
