@@ -273,6 +273,18 @@ SUPPORTED_AUGMENTATIONS: Dict[str, Dict[str, Rule]] = {
     "random_adjust_contrast": {"min_delta": HONOURED, "max_delta": HONOURED},
     "random_adjust_hue": {"max_delta": HONOURED},
     "random_adjust_saturation": {"min_delta": HONOURED, "max_delta": HONOURED},
+    "random_distort_color": {"color_ordering": only(0, 1)},
+    "random_rgb_to_gray": {"probability": HONOURED},
+    "random_jitter_boxes": {"ratio": HONOURED},
+    "random_black_patches": {"max_black_patches": HONOURED, "probability": HONOURED,
+                             "size_to_image_ratio": HONOURED},
+    "random_pad_image": {"min_image_height": HONOURED, "min_image_width": HONOURED,
+                         "max_image_height": HONOURED, "max_image_width": HONOURED,
+                         "pad_color": HONOURED},
+    "ssd_random_crop_pad": {f"operations.{f}" if f else "operations": HONOURED for f in (
+        "", "min_object_covered", "min_aspect_ratio", "max_aspect_ratio", "min_area",
+        "max_area", "overlap_thresh", "random_coef", "min_padded_size_ratio",
+        "max_padded_size_ratio", "pad_color_r", "pad_color_g", "pad_color_b")},
 }
 
 _TF1_ONLY = ignored("only used by TF1 queue-based / distributed training; no effect here")
@@ -352,7 +364,12 @@ _INPUT_READER = {
 }
 _add("train_input_reader", {
     **_INPUT_READER,
-    "shuffle": only(True, why="training always shuffles"),
+    "shuffle": HONOURED,
+    "shuffle_buffer_size": HONOURED,
+    "filenames_shuffle_buffer_size": HONOURED,
+    "num_readers": HONOURED,
+    "read_block_length": HONOURED,
+    "sample_from_datasets_weights": HONOURED,
     "num_epochs": only(0, why="training repeats the records until train_config.num_steps"),
 })
 _add("eval_input_reader", {

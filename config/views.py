@@ -49,6 +49,14 @@ def input_files(reader: InputReader, field: str = "train_input_reader", unique: 
                            f"{field}.tf_record_input_reader.input_path", unique)
 
 
+def input_sources(reader: InputReader, field: str = "train_input_reader") -> List[List[str]]:
+    """One expanded file list per `input_path`, the unit `sample_from_datasets_weights` weighs."""
+    patterns = list(reader.tf_record_input_reader.input_path)
+    if not patterns:
+        raise UserError(f"{field}.tf_record_input_reader.input_path: not set")
+    return [expand_patterns([p], f"{field}.tf_record_input_reader.input_path") for p in patterns]
+
+
 def fine_tune_checkpoint_type(train_config: TrainConfig) -> str:
     """"classification", "detection", or "" when there is no fine_tune_checkpoint.
 

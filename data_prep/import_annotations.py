@@ -23,7 +23,8 @@ SPLIT_CHOICES = ("random", "group")
 
 
 def _finish(images, stats, out_dir, split: str, seed: int, fractions, shards: int,
-            visualize: int, workers: int | None, label_map, progress: bool, where: str):
+            visualize: int, workers: int | None, label_map, progress: bool, where: str,
+            eval_groups: Sequence[str] = ()):
     from data_prep.dataset_writer import class_names_for, write_dataset
     from data_prep.label_map import read_label_map
     from data_prep.splits import parse_fractions
@@ -36,18 +37,20 @@ def _finish(images, stats, out_dir, split: str, seed: int, fractions, shards: in
     names = class_names_for(images, given, where)
     return write_dataset(images, out_dir, names, split=split, seed=seed, fractions=fractions,
                          shards=shards, workers=workers, visualize=visualize,
-                         box_stats=stats, progress=progress)
+                         box_stats=stats, progress=progress, eval_groups=eval_groups)
 
 
 def import_csv(csv_path: str | os.PathLike, images_dir: str | os.PathLike,
                out_dir: str | os.PathLike, split: str = "random", seed: int = 42,
                fractions: Sequence[float] | str = (0.8, 0.1, 0.1), shards: int = 1,
                visualize: int = 0, workers: int | None = None,
-               label_map: str | os.PathLike | None = None, progress: bool = True):
+               label_map: str | os.PathLike | None = None, progress: bool = True,
+               eval_groups: Sequence[str] = ()):
     """Import a CSV (`filename,width,height,class,xmin,ymin,xmax,ymax[,group][,difficult]`).
 
     split='group' keeps each `group` (column, else the name before `_frame_`)
-    in one split. `label_map` fixes the class ids (else sorted class names).
+    in one split; `eval_groups` names groups to hold out for eval rather than
+    drawing them. `label_map` fixes the class ids (else sorted class names).
     Returns the dataset_writer.Summary.
     """
     from data_prep.annotations import BoxStats, read_csv
@@ -55,14 +58,15 @@ def import_csv(csv_path: str | os.PathLike, images_dir: str | os.PathLike,
     stats = BoxStats()
     images = read_csv(csv_path, images_dir, stats)
     return _finish(images, stats, out_dir, split, seed, fractions, shards, visualize,
-                   workers, label_map, progress, str(csv_path))
+                   workers, label_map, progress, str(csv_path), eval_groups)
 
 
 def import_voc(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
                images_dir: str | os.PathLike | None = None, split: str = "random",
                seed: int = 42, fractions: Sequence[float] | str = (0.8, 0.1, 0.1),
                shards: int = 1, visualize: int = 0, workers: int | None = None,
-               label_map: str | os.PathLike | None = None, progress: bool = True):
+               label_map: str | os.PathLike | None = None, progress: bool = True,
+               eval_groups: Sequence[str] = ()):
     """Import a folder of Pascal VOC XMLs (images next to them or in `images_dir`)."""
     from data_prep.annotations import BoxStats
     from data_prep.voc import read_voc_dir
@@ -70,7 +74,7 @@ def import_voc(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
     stats = BoxStats()
     images = read_voc_dir(voc_dir, images_dir, stats)
     return _finish(images, stats, out_dir, split, seed, fractions, shards, visualize,
-                   workers, label_map, progress, str(voc_dir))
+                   workers, label_map, progress, str(voc_dir), eval_groups)
 
 
 
@@ -94,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "'group' column, else the file name before '_frame_')")
     parser.add_argument("--fractions", default="0.8,0.1,0.1", metavar="TRAIN,TEST,EVAL",
                         help="split fractions")
-    parser.add_argument("--seed", type=int, default=42, help="shuffle seed")
+    parser.add_argument("--eval-groups", default="", metavar="G1,G2",
+                        help="with --split group: hold out exactly these groups for eval "
+                             "(the others share train/test by --fractions)")
+    parser.add_argument("--seed", type=int, default=42, help="shuffle seed (splits and record order)")
     parser.add_argument("--shards", type=int_at_least(1), default=1, metavar="N",
                         help="TFRecord shards per split")
     parser.add_argument("--visualize", type=int_at_least(0), default=0, metavar="N",
@@ -117,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     common = dict(split=args.split, seed=args.seed, fractions=args.fractions,
                   shards=args.shards, visualize=args.visualize, workers=args.workers,
-                  label_map=args.label_map, progress=not args.no_progress)
+                  label_map=args.label_map, progress=not args.no_progress,
+                  eval_groups=[g for g in args.eval_groups.split(",") if g])
     if args.csv:
         summary = import_csv(args.csv, args.images, args.out, **common)
     else:

@@ -28,6 +28,68 @@ CONTINUED = ("c_ssd_v1_075_coco_continued", "b_ssd_v1_075_coco")
 OVERSAMPLE = {"egohands_frames": 3}
 
 
+# v2 (issue 9): every set, each input_path its own dataset mixed by weight
+# (egocentric sets weighted up: they are the view the first model missed),
+# zoom-in and zoom-out crops, colour, grey and occlusion augmentation.
+V2 = "d_v2_all_sets"
+V2_SETS = {"egohands_frames": 0.30, "rps_hands": 0.25, "phone_hands": 0.20,
+           "webcam_hands": 0.15, "closeup_hands": 0.10}
+V2_STEPS = 6000
+V2_AUGMENT = """
+data_augmentation_options { random_horizontal_flip {} }
+data_augmentation_options { ssd_random_crop_pad {
+  operations { min_object_covered: 0.3 min_aspect_ratio: 0.5 max_aspect_ratio: 2.0 min_area: 0.1
+    max_area: 1.0 overlap_thresh: 0.3 random_coef: 0.15
+    min_padded_size_ratio: [1.0, 1.0] max_padded_size_ratio: [1.0, 1.0] }
+  operations { min_object_covered: 0.7 min_aspect_ratio: 0.5 max_aspect_ratio: 2.0 min_area: 0.1
+    max_area: 1.0 overlap_thresh: 0.7 random_coef: 0.15
+    min_padded_size_ratio: [1.0, 1.0] max_padded_size_ratio: [1.0, 1.0] }
+  operations { min_object_covered: 1.0 min_aspect_ratio: 0.5 max_aspect_ratio: 2.0 min_area: 0.1
+    max_area: 1.0 overlap_thresh: 1.0 random_coef: 0.15
+    min_padded_size_ratio: [1.0, 1.0] max_padded_size_ratio: [1.0, 1.0] }
+  operations { min_object_covered: 0.5 min_aspect_ratio: 0.5 max_aspect_ratio: 2.0 min_area: 0.1
+    max_area: 1.0 overlap_thresh: 0.5 random_coef: 0.15
+    min_padded_size_ratio: [1.0, 1.0] max_padded_size_ratio: [2.0, 2.0] }
+  operations { min_object_covered: 0.9 min_aspect_ratio: 0.5 max_aspect_ratio: 2.0 min_area: 0.1
+    max_area: 1.0 overlap_thresh: 0.9 random_coef: 0.15
+    min_padded_size_ratio: [1.0, 1.0] max_padded_size_ratio: [2.0, 2.0] }
+  operations { min_object_covered: 1.0 min_aspect_ratio: 0.5 max_aspect_ratio: 2.0 min_area: 0.1
+    max_area: 1.0 overlap_thresh: 1.0 random_coef: 0.15
+    min_padded_size_ratio: [1.0, 1.0] max_padded_size_ratio: [3.0, 3.0] }
+} }
+data_augmentation_options { random_adjust_brightness { max_delta: 0.2 } }
+data_augmentation_options { random_adjust_contrast { min_delta: 0.8 max_delta: 1.25 } }
+data_augmentation_options { random_adjust_saturation { min_delta: 0.8 max_delta: 1.25 } }
+data_augmentation_options { random_adjust_hue { max_delta: 0.02 } }
+data_augmentation_options { random_rgb_to_gray { probability: 0.1 } }
+data_augmentation_options { random_black_patches { max_black_patches: 4 probability: 0.25
+                                                   size_to_image_ratio: 0.1 } }
+"""
+
+
+def write_v2(here: Path) -> None:
+    from google.protobuf import text_format
+
+    cfg = apply_overrides(
+        load_pipeline("ssd_mobilenet_v1_075_coco.config"), num_steps=V2_STEPS,
+        train_input_path=[f"data/{s}/records/train.record-*" for s in V2_SETS],
+        eval_input_path=[f"data/{s}/records/eval.record-*" for s in V2_SETS],
+        label_map_path="data/egohands_frames/label_map.pbtxt")
+    reader = cfg.train_input_reader
+    reader.sample_from_datasets_weights.extend(V2_SETS.values())
+    cfg.eval_config.num_examples = 0
+    tc = cfg.train_config
+    tc.fine_tune_checkpoint = "../shared/weights/ssd_mobilenet_v1_0.75_depth_coco/model.ckpt"
+    del tc.data_augmentation_options[:]
+    text_format.Merge(V2_AUGMENT, tc)
+    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
+    lr.warmup_steps = 300
+    save_pipeline(cfg, here / V2 / "pipeline.config",
+                  header=f"{V2}: ssd_mobilenet_v1_075_coco.config on all five sets mixed by "
+                         f"weight, {V2_STEPS} steps, crop/pad/colour/grey/occlusion "
+                         f"augmentation (written by experiments/make_configs.py)")
+
+
 def main() -> None:
     here = Path(__file__).resolve().parent
     for name, base in RUNS.items():
@@ -55,3 +117,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    write_v2(Path(__file__).resolve().parent)

@@ -121,13 +121,20 @@ def preprocess_images(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
 
 
 def freeze_batch_norm(model: tf_keras.Model) -> None:
-    """Run every BatchNorm in inference mode with fixed statistics.
+    """Normalise with the moving statistics always, while gamma and beta keep training.
 
-    Small CPU batches give noisy batch statistics, and the COCO checkpoint's
-    statistics stand for folded weights; both argue for frozen batch norm.
-    In Keras 2, a non-trainable BatchNormalization layer always normalises with
-    its moving statistics.
+    This is the OD API's `FreezableBatchNorm` (freeze_batchnorm: true): small
+    CPU batches give noisy batch statistics, and the COCO checkpoint's
+    statistics stand for folded weights, so the statistics stay fixed. Setting
+    `trainable = False` would also freeze gamma and beta, and the SSD extra
+    layers' convolutions have no bias, so from a classification checkpoint they
+    would have no trainable offset at all. Overriding the layer's training-mode
+    lookup keeps the variables trainable and the statistics frozen.
     """
     for layer in model.submodules:
         if isinstance(layer, tf_keras.layers.BatchNormalization):
-            layer.trainable = False
+            layer._get_training_value = _inference_mode
+
+
+def _inference_mode(training=None) -> bool:
+    return False

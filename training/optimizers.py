@@ -54,6 +54,27 @@ class CosineDecayWithWarmup(tf_keras.optimizers.schedules.LearningRateSchedule):
         return dict(base=self.base, total_steps=self.total_steps)
 
 
+class RMSPropTF1(tf_keras.optimizers.RMSprop):
+    """RMSProp as TF1's `tf.train.RMSPropOptimizer`, which the OD API's rms_prop_optimizer builds.
+
+    TF1 starts the mean square at 1.0; Keras starts it at 0. With the classic
+    configs' `epsilon: 1.0` the first steps then differ by up to 1/sqrt(eps):
+    Keras takes steps several times larger (about lr * g / 1 instead of
+    lr * g / sqrt(1 + ...)) just while the fresh heads have their largest
+    gradients. The update itself, ms = rho*ms + (1-rho)*g^2, mom = momentum*mom
+    + lr*g/sqrt(ms + eps), var -= mom, is the same in both, so only the slot's
+    initial value changes here.
+    """
+
+    def add_variable_from_reference(self, model_variable, variable_name, shape=None,
+                                    initial_value=None):
+        if variable_name == "velocity" and initial_value is None:
+            dtype = getattr(model_variable, "true_dtype", model_variable.dtype)
+            initial_value = tf.ones(model_variable.shape if shape is None else shape, dtype=dtype)
+        return super().add_variable_from_reference(model_variable, variable_name, shape,
+                                                   initial_value)
+
+
 def learning_rate_from_proto(lr_proto):
     kind = lr_proto.WhichOneof("learning_rate")
     if kind == "constant_learning_rate":
@@ -80,8 +101,7 @@ def optimizer_from_proto(optimizer_proto):
     p = getattr(optimizer_proto, kind)
     lr = learning_rate_from_proto(p.learning_rate)
     if kind == "rms_prop_optimizer":
-        opt = tf_keras.optimizers.RMSprop(lr, rho=p.decay, momentum=p.momentum_optimizer_value,
-                                          epsilon=p.epsilon)
+        opt = RMSPropTF1(lr, rho=p.decay, momentum=p.momentum_optimizer_value, epsilon=p.epsilon)
     elif kind == "momentum_optimizer":
         opt = tf_keras.optimizers.SGD(lr, momentum=p.momentum_optimizer_value)
     elif kind == "adam_optimizer":

@@ -77,7 +77,8 @@ def train(pipeline, options: TrainOptions) -> dict:
         tf.keras.utils.set_random_seed(options.seed)
 
     tc = pipeline.train_config
-    files = views.input_files(pipeline.train_input_reader, "train_input_reader")
+    sources = views.input_sources(pipeline.train_input_reader, "train_input_reader")
+    files = [f for group in sources for f in group]
     strategy = select_strategy()
     with strategy.scope():
         model = build_from_pipeline(pipeline)
@@ -102,8 +103,8 @@ def train(pipeline, options: TrainOptions) -> dict:
         return {"step": start_step, "resumed": True}
 
     cfg = model.config
-    inputs = TrainInputs(
-        files=files, batch_size=tc.batch_size, input_size=cfg.input_size,
+    inputs = TrainInputs.from_reader(
+        pipeline.train_input_reader, sources, batch_size=tc.batch_size, input_size=cfg.input_size,
         target_assigner=SsdTargetAssigner(cfg, model.anchors_corners),
         augment=augment.augmentation_from_proto(tc.data_augmentation_options),
         seed=options.seed)
