@@ -21,8 +21,16 @@ def parse_args(argv):
     p.add_argument("--model-dir", default=None,
                    help="checkpoints, TensorBoard logs and a copy of the config "
                         "(default: train_dir/<config name>)")
-    p.add_argument("--num-steps", type=int, default=None, help="override train_config.num_steps")
+    p.add_argument("--num-steps", type=int_at_least(0), default=None,
+                   help="override train_config.num_steps (0: train until stopped)")
     p.add_argument("--batch-size", type=int, default=None, help="override train_config.batch_size")
+    p.add_argument("--fine-tune-checkpoint", default=None, metavar="PATH_OR_URL",
+                   help="override train_config.fine_tune_checkpoint: a zoo checkpoint (prefix, "
+                        ".index or folder), an earlier run's folder, or a zoo archive URL; "
+                        "e.g. a local copy of the config's zoo archive on a machine without network")
+    p.add_argument("--fine-tune-checkpoint-type", default=None, metavar="TYPE",
+                   help="override train_config.fine_tune_checkpoint_type "
+                        "(detection or classification)")
     p.add_argument("--checkpoint-every", type=int_at_least(1), default=500,
                    help="save a checkpoint every N steps")
     p.add_argument("--eval-every", type=int_at_least(0), default=0,
@@ -34,6 +42,16 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def _config_file(name: str) -> Path | None:
+    """The pipeline.config file behind --pipeline, for file:line in input errors."""
+    from config.loader import resolve_config_path
+
+    try:
+        return resolve_config_path(name)
+    except Exception:  # noqa: BLE001 - only used to place error messages
+        return None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
@@ -42,12 +60,15 @@ def main(argv=None) -> int:
     from training.train_lib import TrainOptions, train
 
     pipeline = load_pipeline(args.pipeline)
-    pipeline = apply_overrides(pipeline, num_steps=args.num_steps, batch_size=args.batch_size)
+    pipeline = apply_overrides(pipeline, num_steps=args.num_steps, batch_size=args.batch_size,
+                               fine_tune_checkpoint=args.fine_tune_checkpoint,
+                               fine_tune_checkpoint_type=args.fine_tune_checkpoint_type)
     model_dir = Path(args.model_dir or Path("train_dir") / Path(args.pipeline).stem)
     result = train(pipeline, TrainOptions(
         model_dir=model_dir, num_steps=pipeline.train_config.num_steps,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-        eval_every=args.eval_every, seed=args.seed))
+        eval_every=args.eval_every, seed=args.seed,
+        config_path=_config_file(args.pipeline)))
     print(json.dumps({k: v for k, v in result.items() if k != "loss_history"}))
     return 0
 

@@ -244,12 +244,13 @@ def apply_overrides(
     tc = out.train_config
 
     if num_steps is not None:
-        new = _positive_int("num_steps", num_steps)
+        new = num_steps if num_steps == 0 and not isinstance(num_steps, bool) else \
+            _positive_int("num_steps", num_steps)  # 0: train until stopped, as in the OD API
         old = tc.num_steps
         opt = tc.optimizer.WhichOneof("optimizer")
         if opt:
             lr = getattr(tc.optimizer, opt).learning_rate
-            if lr.HasField("cosine_decay_learning_rate") and old and lr.cosine_decay_learning_rate.total_steps == old:
+            if lr.HasField("cosine_decay_learning_rate") and old and new and lr.cosine_decay_learning_rate.total_steps == old:
                 cos = lr.cosine_decay_learning_rate
                 cos.total_steps = new
                 cos.warmup_steps = min(new, round(cos.warmup_steps * new / old))

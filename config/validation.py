@@ -37,6 +37,7 @@ Paths use field names only; repeated fields are not indexed
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
@@ -376,6 +377,7 @@ _add("eval_input_reader", {
     **_INPUT_READER,
     "shuffle": only(False, why="evaluation reads the records in order"),
     "num_epochs": only(1, why="evaluation reads every record once"),
+    "sample_from_datasets_weights": ignored("evaluation reads every record once"),
 })
 
 # --- eval_config ----------------------------------------------------------------
@@ -597,10 +599,35 @@ def _check_values(config: _message.Message, where: _Where) -> List[str]:
         exp = lr.exponential_decay_learning_rate
         if lr.HasField("exponential_decay_learning_rate") and exp.decay_steps < 1:
             bad(f"{prefix}.exponential_decay_learning_rate.decay_steps", "must be >= 1")
+        out.extend(_check_rates(lr, _k(prefix), where))
 
     if len(config.eval_input_reader) > 1:
         out.append(f"{where((('eval_input_reader', 1),))}: only one eval_input_reader is supported "
                    f"(got {len(config.eval_input_reader)})")
+    return out
+
+
+# The rate a schedule starts from (or holds): must be > 0, or nothing is learned.
+_MAIN_RATES = {"learning_rate", "initial_learning_rate", "learning_rate_base"}
+
+
+def _check_rates(msg: _message.Message, key: _locate.PathKey, where: _Where) -> List[str]:
+    """Every learning rate set in a schedule must be a finite number, >= 0 (the main
+    rate > 0): a negative rate climbs the loss and NaN poisons the weights at the
+    first step, which would otherwise surface only as "loss is nan"."""
+    out: List[str] = []
+    for field, value in msg.ListFields():
+        items = list(value) if _is_repeated(field) else [value]
+        for index, item in enumerate(items):
+            fkey = key + ((field.name, index),)
+            if isinstance(item, _message.Message):
+                out.extend(_check_rates(item, fkey, where))
+            elif "learning_rate" in field.name and isinstance(item, float):
+                if not math.isfinite(item):
+                    out.append(f"{where(fkey)}: must be a finite number (got {item:g})")
+                elif item < 0 or (item == 0 and field.name in _MAIN_RATES):
+                    out.append(f"{where(fkey)}: must be {'> 0' if field.name in _MAIN_RATES else '>= 0'}"
+                               f" (got {item:g})")
     return out
 
 
@@ -667,6 +694,29 @@ def validate(config: _message.Message, source_text: Optional[str] = None,
         for text in warnings:
             log.warning("%s", text)
     return warnings
+
+
+def check_label_map(config: _message.Message, names: List[str], label_map: str,
+                    config_path: Optional[object] = None) -> None:
+    """ConfigError unless model.ssd.num_classes equals the label map's class count.
+
+    A mismatch trains a classifier of the wrong width to exit 0 and only shows up
+    at evaluation; `config_path` (the pipeline.config file) gives the file:line.
+    """
+    num = config.model.ssd.num_classes
+    if num == len(names):
+        return
+    text = None
+    if config_path is not None:
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            text = None
+    where = _Where(text, str(config_path) if config_path is not None else None)
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    raise ConfigError([f"{where(_k('model.ssd.num_classes'))}: {num}, but the label map "
+                       f"{label_map} has {len(names)} class(es) ({shown}); make them agree"])
 
 
 def supported_paths() -> Tuple[str, ...]:

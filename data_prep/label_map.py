@@ -68,6 +68,16 @@ def _unquote(token: str) -> str:
     return token
 
 
+def _line_of_id(text: str, path: Path, idx: int, occurrence: int) -> str:
+    """`path:line` of the n-th `id: idx` in the file (just `path` if not found)."""
+    import re
+
+    hits = [m for m in re.finditer(rf"\bid\s*:\s*{idx}\b", text)]
+    if len(hits) >= occurrence:
+        return f"{path}:{text.count(chr(10), 0, hits[occurrence - 1].start()) + 1}"
+    return str(path)
+
+
 def read_label_map(path: str | os.PathLike) -> list[str]:
     """Class names ordered by id; ids must be exactly 1..N (an `ignore` item is skipped)."""
     path = Path(path)
@@ -103,7 +113,8 @@ def read_label_map(path: str | os.PathLike) -> list[str]:
         if item["name"] == IGNORE_CLASS:
             continue
         if idx in by_id:
-            raise UserError(f"{path}: id {idx} appears twice")
+            raise UserError(f"{_line_of_id(text, path, idx, 2)}: id {idx} appears twice "
+                            f"({by_id[idx]!r} and {item['name']!r}); ids must be 1..N, one each")
         by_id[idx] = item["name"]
     if sorted(by_id) != list(range(1, len(by_id) + 1)):
         raise UserError(f"{path}: class ids must be 1..N without gaps, got {sorted(by_id)}")

@@ -79,13 +79,14 @@ def test_shipped_configs_load_without_warnings(name, caplog):
 def test_shipped_config_specifics():
     v1 = load_pipeline("ssd.config")
     assert v1.model.ssd.feature_extractor.depth_multiplier == 1.0
-    assert v1.train_config.fine_tune_checkpoint == \
-        "../shared/weights/mobilenet_v1_1.0_224/mobilenet_v1_1.0_224.ckpt"
-    assert v1.train_config.fine_tune_checkpoint_type == "classification"
+    # The model zoo's official archives, so a fresh clone trains (tests/test_fresh_clone.py).
+    zoo = "http://download.tensorflow.org/models/object_detection/"
+    assert v1.train_config.fine_tune_checkpoint == zoo + "ssd_mobilenet_v1_coco_2018_01_28.tar.gz"
+    assert v1.train_config.fine_tune_checkpoint_type == "detection"
     v075 = load_pipeline("ssd_mobilenet_v1_075_coco.config")
     assert v075.model.ssd.feature_extractor.depth_multiplier == 0.75
     assert v075.train_config.fine_tune_checkpoint == \
-        "../shared/weights/ssd_mobilenet_v1_0.75_depth_coco/model.ckpt"
+        zoo + "ssd_mobilenet_v1_0.75_depth_300x300_coco14_sync_2018_07_03.tar.gz"
     assert v075.train_config.fine_tune_checkpoint_type == "detection"
     # Apart from the header, backbone width and checkpoint, the two configs are the same.
     v075.model.ssd.feature_extractor.depth_multiplier = 1.0
@@ -261,8 +262,8 @@ def test_value_checks():
     msg = _error(SSD_TEXT + SSD_TEXT[SSD_TEXT.index("eval_input_reader {"):])
     assert "only one eval_input_reader" in msg
     assert _error("")  # no model at all
-    msg = _error(SSD_TEXT.replace('fine_tune_checkpoint_type: "classification"',
-                                  'fine_tune_checkpoint_type: "classification"\n  from_detection_checkpoint: true'))
+    msg = _error(SSD_TEXT.replace('fine_tune_checkpoint_type: "detection"',
+                                  'fine_tune_checkpoint_type: "detection"\n  from_detection_checkpoint: false'))
     assert "from_detection_checkpoint" in msg
 
 
@@ -362,7 +363,7 @@ def test_overrides_leave_untied_schedules_alone():
 
 
 @pytest.mark.parametrize("kwargs,flag", [
-    (dict(num_steps=0), "--num_steps"),
+    (dict(num_steps=-1), "--num_steps"),   # 0 is valid: train until stopped (OD API)
     (dict(batch_size=-1), "--batch_size"),
     (dict(batch_size=2.5), "--batch_size"),
     (dict(num_classes=True), "--num_classes"),
@@ -388,7 +389,7 @@ def test_views_resolve_paths_relative_to_cwd(tmp_path, monkeypatch):
     files = views.input_files(cfg.train_input_reader)
     assert [Path(f).name for f in files] == ["train.record-00000-of-00002", "train.record-00001-of-00002"]
     assert all(Path(f).is_absolute() for f in files)
-    assert views.resolve_path(cfg.train_config.fine_tune_checkpoint) == \
+    assert views.resolve_path("../shared/weights/mobilenet_v1_1.0_224/mobilenet_v1_1.0_224.ckpt") == \
         tmp_path / "../shared/weights/mobilenet_v1_1.0_224/mobilenet_v1_1.0_224.ckpt"
     assert views.label_map_path(cfg.eval_input_reader[0], "eval_input_reader") == \
         tmp_path / "data/egohands/label_map.pbtxt"

@@ -133,3 +133,91 @@ def restore_trained(model, path: str | os.PathLike, field: str = "--checkpoint")
                         f"({str(exc).splitlines()[0][:200]})") from exc
     log.info("restored %s", prefix)
     return prefix
+
+
+class CheckpointMismatch(UserError):
+    """A checkpoint in --model-dir does not fit the model/optimizer of this config."""
+
+
+def _numbered_checkpoints(model_dir: Path) -> list[str]:
+    """Prefixes of `ckpt-N` checkpoints in `model_dir`, newest (highest N) first.
+
+    Read from the files, not the `checkpoint` state file, so a checkpoint whose
+    state entry was lost, or a state file naming deleted files, cannot mislead.
+    """
+    found = []
+    for index in model_dir.glob("ckpt-*.index"):
+        number = index.stem.removeprefix("ckpt-")
+        if number.isdigit():
+            found.append((int(number), str(index.with_suffix(""))))
+    return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def remove_stale_temps(model_dir: Path) -> list[Path]:
+    """Delete what a killed or failed save left: `ckpt-N_temp/` shard folders and
+    `*.tempstate*` files (a disk-full save once left 37 MB that kept the disk full)."""
+    stale = [p for p in model_dir.glob("*_temp") if p.is_dir()]
+    stale += [p for p in model_dir.glob("*.tempstate*") if p.is_file()]
+    for path in stale:
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        log.warning("removed %s, left by an interrupted checkpoint save", path)
+    return stale
+
+
+def _delete_checkpoint(prefix: str) -> None:
+    for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
+        path.unlink(missing_ok=True)
+
+
+def resume_latest(ckpt: tf.train.Checkpoint, model_dir: Path) -> str | None:
+    """Restore the newest readable checkpoint in `model_dir` into `ckpt`, fully.
+
+    `ckpt`'s optimizer must already be built (its slot variables exist), so
+    that every value in the checkpoint has a place to go: a checkpoint that
+    does not match completely (another optimizer, another model) is an error,
+    never a silent partial restore. A checkpoint that cannot be read (cut short
+    by a full disk, a killed copy) is deleted with a warning and the previous
+    one is tried; the `checkpoint` state file is rewritten to match.
+    Returns the restored prefix, or None when there is no checkpoint.
+    """
+    candidates = _numbered_checkpoints(model_dir)
+    dropped = []
+    for prefix in candidates:
+        try:
+            status = ckpt.restore(prefix)
+        except (tf.errors.OpError, ValueError, IndexError, OSError) as exc:
+            # IndexError: "Read less bytes than requested" from a cut-short data file.
+            if isinstance(exc, ValueError) and "shape" in str(exc).lower():
+                raise CheckpointMismatch(_mismatch(prefix, model_dir, exc)) from None
+            log.warning("checkpoint %s is unreadable (%s); deleting it and falling back to "
+                        "the previous one", prefix, str(exc).splitlines()[0][:160])
+            _delete_checkpoint(prefix)
+            dropped.append(prefix)
+            continue
+        try:
+            status.assert_consumed()
+        except AssertionError as exc:
+            raise CheckpointMismatch(_mismatch(prefix, model_dir, exc)) from None
+        if dropped:
+            remaining = _numbered_checkpoints(model_dir)
+            tf.compat.v1.train.update_checkpoint_state(
+                str(model_dir), prefix, all_model_checkpoint_paths=list(reversed(remaining)))
+        return prefix
+    if dropped:
+        raise UserError(f"--model-dir {model_dir}: no readable checkpoint left (deleted "
+                        f"{', '.join(Path(p).name for p in dropped)}); rerun to start from "
+                        f"the beginning")
+    return None
+
+
+def _mismatch(prefix: str, model_dir: Path, exc: Exception) -> str:
+    detail = " ".join(str(exc).split())[:200]
+    return (f"--model-dir {model_dir}: checkpoint {Path(prefix).name} does not match this "
+            f"config's model and optimizer (was the config changed since it was written? "
+            f"use a new --model-dir, or set fine_tune_checkpoint to {prefix} to start from "
+            f"its weights): {detail}")

@@ -3,6 +3,14 @@
 Resume is by design, not by flag: rerunning the same command finds the latest
 checkpoint in --model-dir and continues from its step (the step counter lives
 in the checkpoint), so a killed run loses at most `checkpoint_every` steps.
+The restore must be complete (a checkpoint of another config is an error, not
+a silent partial restore); an unreadable newest checkpoint falls back to the
+previous one. `num_steps` 0 trains until stopped, as in the OD API.
+
+Several workers (TF_CONFIG, MultiWorkerMirroredStrategy): every worker runs
+the same steps and saves, because saving is collective, but only the chief
+writes into --model-dir; the others write checkpoints and summaries to a
+temporary folder that is deleted at the end (TF's multi-worker guide).
 """
 from __future__ import annotations
 
@@ -10,6 +18,8 @@ import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +35,7 @@ from config import views
 from ssd.builder import build_from_pipeline
 from ssd.losses import ssd_loss
 from ssd.targets import SsdTargetAssigner
-from training import augment, checkpoints, optimizers, zoo
+from training import augment, checkpoints, optimizers, record_check, zoo
 from training.inputs import TrainInputs
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,7 @@ class TrainOptions:
     eval_every: int = 0
     max_checkpoints: int = 5
     seed: int | None = None
+    config_path: Path | None = None   # the pipeline.config file, for file:line errors
 
 
 def select_strategy() -> tf.distribute.Strategy:
@@ -57,6 +68,56 @@ def select_strategy() -> tf.distribute.Strategy:
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True on the one worker that writes --model-dir (always, without TF_CONFIG)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    spec = resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in spec
+
+
+def _num_workers(strategy: tf.distribute.Strategy) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return len(spec.get("worker", [])) + len(spec.get("chief", []))
+
+
+def check_inputs(pipeline, files: list[str], config_path: Path | None) -> None:
+    """Before the first step: the label map agrees with num_classes, records are intact.
+
+    Both mistakes used to cost a whole run (a wrong class count trained to exit 0;
+    a cut-short record crashed tens of seconds in without naming the file).
+    """
+    from config.validation import check_label_map
+    from data_prep.label_map import read_label_map
+
+    reader = pipeline.train_input_reader
+    if reader.label_map_path:
+        path = views.label_map_path(reader, "train_input_reader")
+        if not path.is_file():
+            raise UserError(f"train_input_reader.label_map_path: {path} does not exist")
+        check_label_map(pipeline, read_label_map(path), str(path), config_path)
+    record_check.scan_framing(files, "train_input_reader.input_path")
+
+
+def _save(manager: tf.train.CheckpointManager, step: int) -> str:
+    """manager.save, with a full disk or a read-only folder as one clear error and the
+    half-written `ckpt-N_temp` removed (not left to keep the disk full)."""
+    try:
+        return manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as exc:
+        checkpoints.remove_stale_temps(Path(manager.directory))
+        reason = exc.message if isinstance(exc, tf.errors.OpError) else (exc.strerror or str(exc))
+        raise UserError(f"--model-dir {manager.directory}: cannot save the checkpoint of step "
+                        f"{step} ({' '.join(reason.split())[:200]}); free disk space or "
+                        f"fix permissions, then rerun to resume from the last checkpoint") from None
 
 
 def _summary_image(images, boxes, counts, max_images=3):
@@ -70,26 +131,42 @@ def _summary_image(images, boxes, counts, max_images=3):
 
 def train(pipeline, options: TrainOptions) -> dict:
     """Train from `pipeline` (a parsed TrainEvalPipelineConfig) into options.model_dir."""
-    model_dir = options.model_dir
-    model_dir.mkdir(parents=True, exist_ok=True)
-    config_loader.save_pipeline(pipeline, model_dir / "pipeline.config")
+    if options.num_steps < 0:
+        raise UserError(f"num_steps must be >= 0 (0: train until stopped), got {options.num_steps}")
     if options.seed is not None:
         tf.keras.utils.set_random_seed(options.seed)
 
     tc = pipeline.train_config
     sources = views.input_sources(pipeline.train_input_reader, "train_input_reader")
     files = [f for group in sources for f in group]
+    check_inputs(pipeline, files, options.config_path)
     strategy = select_strategy()
+    chief = is_chief(strategy)
+    workers = _num_workers(strategy)
+    if workers > 1 and len(files) < workers:
+        raise UserError(f"train_input_reader.input_path: {len(files)} record file(s) for "
+                        f"{workers} workers; each worker reads its own files, so write at "
+                        f"least {workers} shards (--shards)")
+    model_dir = options.model_dir
+    # Non-chief workers write to a temporary folder (removed at the end), but read
+    # the chief's --model-dir to resume: it must be on storage every worker sees.
+    write_dir = model_dir if chief else Path(tempfile.mkdtemp(prefix="handtrack-worker-"))
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if chief:
+        checkpoints.remove_stale_temps(model_dir)
+        config_loader.save_pipeline(pipeline, model_dir / "pipeline.config")
     with strategy.scope():
         model = build_from_pipeline(pipeline)
         optimizer, lr_schedule = optimizers.optimizer_from_proto(tc.optimizer)
+        # Slot variables now, so a resume can check that the checkpoint filled everything.
+        optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    manager = tf.train.CheckpointManager(ckpt, str(model_dir), max_to_keep=options.max_checkpoints)
 
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
-        log.info("resuming from %s at step %d", manager.latest_checkpoint, int(step))
+    restored = checkpoints.resume_latest(ckpt, model_dir)
+    manager = tf.train.CheckpointManager(ckpt, str(write_dir), max_to_keep=options.max_checkpoints)
+    if restored:
+        log.info("resuming from %s at step %d", restored, int(step))
     elif tc.fine_tune_checkpoint:
         source = (zoo.fetch(tc.fine_tune_checkpoint) if zoo.is_url(tc.fine_tune_checkpoint)
                   else views.resolve_path(tc.fine_tune_checkpoint))
@@ -98,7 +175,11 @@ def train(pipeline, options: TrainOptions) -> dict:
         log.warning("no fine_tune_checkpoint: training from random initialisation")
 
     start_step = int(step)
-    if start_step >= options.num_steps:
+    until_stopped = options.num_steps == 0
+    if until_stopped:
+        log.info("num_steps is 0: training until stopped (Ctrl-C or SIGTERM saves a "
+                 "checkpoint; rerun to continue)")
+    elif start_step >= options.num_steps:
         log.info("already trained to step %d (num_steps %d); nothing to do", start_step, options.num_steps)
         return {"step": start_step, "resumed": True}
 
@@ -142,8 +223,9 @@ def train(pipeline, options: TrainOptions) -> dict:
         features, _ = next(iterator)
         return strategy.experimental_local_results(features)[0]
 
-    writer = tf.summary.create_file_writer(str(model_dir / "train"))
-    eval_hook = _make_eval_hook(pipeline, model, model_dir) if options.eval_every else None
+    writer = tf.summary.create_file_writer(str(write_dir / "train"))
+    eval_hook = (_make_eval_hook(pipeline, model, model_dir)
+                 if options.eval_every and chief else None)
     log.info("training %s: batch %d, input %dx%d, %d anchors, steps %d -> %d, %s, %d record files",
              "ssd_mobilenet_v1", tc.batch_size, cfg.input_size[0], cfg.input_size[1],
              model.num_anchors, start_step, options.num_steps, type(strategy).__name__, len(files))
@@ -152,13 +234,16 @@ def train(pipeline, options: TrainOptions) -> dict:
     history: list[tuple[int, float]] = []
     t_window, s_window = time.time(), start_step
     t_start = time.time()
-    bar = tqdm(total=options.num_steps, initial=start_step, unit="step", dynamic_ncols=True,
+    bar = tqdm(total=options.num_steps or None, initial=start_step, unit="step", dynamic_ncols=True,
                desc="train", disable=None)
     next_console_log = time.time() + CONSOLE_LOG_SECONDS
     try:
         with writer.as_default():
-            while int(step) < options.num_steps:
-                losses = train_step(iterator)
+            while until_stopped or int(step) < options.num_steps:
+                try:
+                    losses = train_step(iterator)
+                except tf.errors.DataLossError as exc:
+                    raise _name_corrupt_file(files, exc) from None
                 current = int(step)
                 values = {k: float(v) for k, v in losses.items()}
                 total = values["total_loss"]
@@ -184,8 +269,9 @@ def train(pipeline, options: TrainOptions) -> dict:
                     next_console_log = time.time() + CONSOLE_LOG_SECONDS
                     rate = (current - start_step) / max(time.time() - t_start, 1e-9)
                     eta = (options.num_steps - current) / max(rate, 1e-9)
-                    log.info("step %d/%d  loss %.3f  %.2f steps/s  ETA %s", current, options.num_steps,
-                             total, rate, time.strftime("%H:%M:%S", time.gmtime(eta)))
+                    log.info("step %d/%s  loss %.3f  %.2f steps/s  ETA %s", current,
+                             options.num_steps or "-", total, rate,
+                             "-" if until_stopped else time.strftime("%H:%M:%S", time.gmtime(eta)))
                 if options.summary_images_every and (current == start_step + 1 or
                                                      current % options.summary_images_every == 0):
                     feats = summary_batch(iterator)
@@ -193,17 +279,17 @@ def train(pipeline, options: TrainOptions) -> dict:
                         feats["image"], feats["groundtruth_boxes"], feats["num_groundtruth"]),
                         step=current, max_outputs=3)
                 if current % options.checkpoint_every == 0:
-                    manager.save(checkpoint_number=current)
+                    _save(manager, current)
                 if eval_hook and current % options.eval_every == 0:
                     eval_hook(current)
                 writer.flush()
     except KeyboardInterrupt:
         bar.close()
-        path = manager.save(checkpoint_number=int(step))
+        path = _save(manager, int(step))
         log.info("interrupted: saved %s; rerun the same command to resume", path)
         raise
     bar.close()
-    final = manager.save(checkpoint_number=int(step))
+    final = _save(manager, int(step))
     elapsed = time.time() - t_start
     result = {"step": int(step), "checkpoint": final, "wall_time_s": round(elapsed, 1),
               "steps_per_sec": round((int(step) - start_step) / max(elapsed, 1e-9), 3),
@@ -214,8 +300,24 @@ def train(pipeline, options: TrainOptions) -> dict:
     summary = {k: v for k, v in result.items() if k != "loss_history"}
     summary.update(start_step=start_step, batch_size=tc.batch_size, hardware=hardware_description(),
                    tensorflow=tf.__version__, finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    atomic_write_text(model_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    if chief:
+        atomic_write_text(model_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    else:
+        writer.close()
+        shutil.rmtree(write_dir, ignore_errors=True)
+        result["checkpoint"] = None
     return result
+
+
+def _name_corrupt_file(files: list[str], exc: tf.errors.DataLossError) -> UserError:
+    """tf.data's DataLossError has no file name: find the file and name it."""
+    found = record_check.find_corrupt(files)
+    if found is None:
+        return UserError(f"train_input_reader.input_path: a record could not be read "
+                         f"({exc.message.splitlines()[0][:200]})")
+    path, message = found
+    return UserError(f"train_input_reader.input_path: {path}: corrupt TFRecord file ({message}); "
+                     f"recreate it (rerun the data preparation) or remove it from input_path")
 
 
 def hardware_description() -> dict:

@@ -8,6 +8,18 @@ folder, then unpacked there safely; later runs reuse the unpacked copy. The
 downloader checks that the archive reads to its end before it takes the final
 name, and a cached archive that still fails to unpack is deleted (a rerun
 downloads it again) rather than failing every later run the same way.
+
+Offline machines, tests and experiments keep the config's URL and either
+pass `train.py --fine-tune-checkpoint PATH` or pre-populate the cache: the
+folder `cache_entry(url)` names, i.e.
+`$HANDTRACK_CACHE/checkpoints/<archive name without .tar.gz>/` (default
+cache `~/.cache/handtrack`), holding the checkpoint (or one folder down, as
+the archives unpack), or a symlink to a folder that does. `fetch` uses an
+existing entry as is and never touches the network for it. For example:
+
+    mkdir -p ~/.cache/handtrack/checkpoints
+    ln -s "$PWD/../shared/weights/ssd_mobilenet_v1_0.75_depth_coco" \
+        ~/.cache/handtrack/checkpoints/ssd_mobilenet_v1_0.75_depth_300x300_coco14_sync_2018_07_03
 """
 from __future__ import annotations
 
@@ -34,17 +46,26 @@ def is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
-def fetch(url: str, cache: Path | None = None) -> Path:
-    """Download and unpack a zoo archive; return the folder it was unpacked into."""
-    cache = cache or cache_dir()
+def cache_entry(url: str, cache: Path | None = None) -> Path:
+    """The folder `fetch(url)` unpacks into and reuses: pre-populate it to work offline."""
     name = url.rstrip("/").rsplit("/", 1)[-1]
     suffix = next((s for s in ARCHIVE_SUFFIXES if name.endswith(s)), None)
     if suffix is None:
         raise UserError(f"fine_tune_checkpoint: {url} is not a .tar.gz/.tgz/.tar archive URL")
-    target = cache / name[: -len(suffix)]
+    return (cache or cache_dir()) / name[: -len(suffix)]
+
+
+def fetch(url: str, cache: Path | None = None) -> Path:
+    """Download and unpack a zoo archive; return the folder it was unpacked into."""
+    target = cache_entry(url, cache)
     if target.is_dir():
         return target
-    archive = download(url, cache / name)
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        archive = download(url, target.parent / name)
+    except UserError as exc:
+        raise UserError(f"{exc}. Offline? Pass --fine-tune-checkpoint PATH, or put the "
+                        f"checkpoint (or a link to its folder) at {target}") from None
     try:
         with atomic_dir(target) as tmp, tarfile.open(archive) as tar:
             # filter="data" refuses absolute paths, `..`, links out of the folder, devices.
