@@ -2,7 +2,8 @@
 """Export a trained checkpoint to exported_models/NAME in every serving format.
 
 Writes frozen_inference_graph.pb, saved_model/, model.tflite, model_int8.tflite
-(int8 calibrated on --representative-data), label_map.pbtxt, pipeline.config,
+(int8 calibrated on --representative-data), model.onnx (tf2onnx; for ONNX
+Runtime and OpenCV dnn in C++), label_map.pbtxt, pipeline.config,
 metrics.json (with --metrics) and export_info.json (format agreement measured
 on the same images). The directory appears only when everything succeeded.
 

@@ -6,6 +6,7 @@ One class, `Detector`, hides the four export formats behind `detector(frame)`:
   saved_model  saved_model/                tf.saved_model.load, serving_default
   tflite       model.tflite                LiteRT interpreter (XNNPACK)
   tflite_int8  model_int8.tflite           LiteRT interpreter, full-integer model
+  onnx         model.onnx                  ONNX Runtime + OpenCV NMS (detect/onnx_backend.py)
 
 Colour order: OpenCV frames are BGR, the models were trained on RGB. The
 conversion happens exactly once, in `Detector.__call__` (cv2.cvtColor);
@@ -37,18 +38,19 @@ from detect.detections import Detections
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path("exported_models/handtrack_default")
-FORMATS = ("frozen", "saved_model", "tflite", "tflite_int8")
+FORMATS = ("frozen", "saved_model", "tflite", "tflite_int8", "onnx")
 FORMAT_FILES = {
     "frozen": "frozen_inference_graph.pb",
     "saved_model": "saved_model",
     "tflite": "model.tflite",
     "tflite_int8": "model_int8.tflite",
+    "onnx": "model.onnx",
 }
 # Picked for an export dir when no format is given. int8 first: on the shipped
 # hand model it scores the same held-out AP@0.5 as float (0.987 vs 0.986 webcam,
 # 0.999 vs 0.999 close-up; exported_models/handtrack_default/README.md) and runs
 # several times faster on a CPU; then TFLite float; both need no TensorFlow import.
-PREFERENCE = ("tflite_int8", "tflite", "saved_model", "frozen")
+PREFERENCE = ("tflite_int8", "tflite", "onnx", "saved_model", "frozen")
 OUTPUT_NAMES = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 LABEL_MAP_NAME = "label_map.pbtxt"
 
@@ -80,8 +82,11 @@ def resolve_model(path: str | os.PathLike, format: str | None = None) -> tuple[s
         guessed = "frozen"
     elif p.suffix == ".tflite":
         guessed = "tflite_int8" if "int8" in p.name else "tflite"
+    elif p.suffix == ".onnx":
+        guessed = "onnx"
     else:
-        raise UserError(f"--model {p}: not an export dir, SavedModel dir, .pb or .tflite file")
+        raise UserError(f"--model {p}: not an export dir, SavedModel dir, .pb, .tflite "
+                        "or .onnx file")
     if format is not None and format != guessed and {format, guessed} != {"tflite", "tflite_int8"}:
         raise UserError(f"--model {p} is a {guessed} model, but --format {format} was given")
     return format or guessed, p
@@ -184,8 +189,14 @@ class _TFLite:
         pass
 
 
+def _onnx_backend(path: Path, num_threads: int | None):
+    from detect.onnx_backend import OnnxBackend  # onnxruntime only when asked for
+
+    return OnnxBackend(path, num_threads)
+
+
 _BACKENDS = {"frozen": _FrozenGraph, "saved_model": _SavedModel,
-             "tflite": _TFLite, "tflite_int8": _TFLite}
+             "tflite": _TFLite, "tflite_int8": _TFLite, "onnx": _onnx_backend}
 
 
 class Detector:

@@ -12,6 +12,10 @@ Atomicity: everything is written into `<out>.tmp-XXXX` beside the target and
 renamed into place at the end, so `exported_models/NAME` is either absent, the
 old export, or a complete new one; never half-written.
 
+model.onnx (export_lib/onnx_export.py) is converted from the written frozen
+graph, so it is the same function; it stops before NMS, which its Detector
+backend and examples/cpp/ run with OpenCV.
+
 After writing, every format is loaded through `detect.Detector` (the code the
 CLIs use) and run on the verification images; agreement with the frozen graph
 is recorded in `export_info.json` (float formats should match to rounding,
@@ -296,6 +300,12 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
             info["formats"]["tflite_int8"] = write_tflite(
                 inference_fn, tmp / FORMAT_FILES["tflite_int8"], input_size, int8=True,
                 representative=calib, class_id_offset=class_id_offset)
+        if "onnx" in formats:
+            log.info("converting the frozen graph to ONNX (tf2onnx)")
+            from export_lib.onnx_export import frozen_graph_to_onnx
+
+            info["formats"]["onnx"] = frozen_graph_to_onnx(
+                tmp / FORMAT_FILES["frozen"], tmp / FORMAT_FILES["onnx"], labels=label_names)
         write_label_map(tmp / "label_map.pbtxt", list(label_names))
         if pipeline_config_text is not None:
             (tmp / "pipeline.config").write_text(pipeline_config_text)
