@@ -21,7 +21,8 @@ def parse_args(argv):
     p.add_argument("--model-dir", default=None,
                    help="checkpoints, TensorBoard logs and a copy of the config "
                         "(default: train_dir/<config name>)")
-    p.add_argument("--num-steps", type=int, default=None, help="override train_config.num_steps")
+    p.add_argument("--num-steps", type=int_at_least(0), default=None,
+                   help="override train_config.num_steps (0: train until stopped)")
     p.add_argument("--batch-size", type=int, default=None, help="override train_config.batch_size")
     p.add_argument("--fine-tune-checkpoint", default=None, metavar="PATH_OR_URL",
                    help="override train_config.fine_tune_checkpoint: a zoo checkpoint (prefix, "
@@ -41,6 +42,16 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def _config_file(name: str) -> Path | None:
+    """The pipeline.config file behind --pipeline, for file:line in input errors."""
+    from config.loader import resolve_config_path
+
+    try:
+        return resolve_config_path(name)
+    except Exception:  # noqa: BLE001 - only used to place error messages
+        return None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
@@ -56,7 +67,8 @@ def main(argv=None) -> int:
     result = train(pipeline, TrainOptions(
         model_dir=model_dir, num_steps=pipeline.train_config.num_steps,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-        eval_every=args.eval_every, seed=args.seed))
+        eval_every=args.eval_every, seed=args.seed,
+        config_path=_config_file(args.pipeline)))
     print(json.dumps({k: v for k, v in result.items() if k != "loss_history"}))
     return 0
 
