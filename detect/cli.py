@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from common.cli import quiet_tensorflow, setup_logging
+from common.cli import int_at_least, quiet_tensorflow, setup_logging
 from common.errors import UserError
 from detect.detector import PREFERENCE, DEFAULT_MODEL, FORMATS
 
@@ -32,9 +32,12 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
     workers_help = "detection worker threads" if threaded else \
         "accepted for compatibility with detect_multi_threaded.py; ignored"
     p.add_argument("--num-workers", type=int, default=2, help=workers_help)
-    p.add_argument("--queue-size", type=int, default=5,
-                   help="frames buffered between capture and workers; live sources drop the "
-                        "oldest when it is full" if threaded else workers_help)
+    p.add_argument("--queue-size", type=int, default=None,
+                   help="frames waiting between capture and workers. Live sources (camera, "
+                        "stream): the newest frame wins; when the queue is full the oldest "
+                        "waiting frame is dropped, so a frame waits behind at most N-1 others "
+                        "(default 1: lowest latency). Files: capture waits, nothing is dropped "
+                        "(default 5)" if threaded else workers_help)
     p.add_argument("--score-thresh", type=float, default=0.5,
                    help="keep detections with at least this score")
     p.add_argument("--model", default=str(DEFAULT_MODEL),
@@ -50,6 +53,20 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
     p.add_argument("--json", default=None,
                    help="write one JSON line per processed frame, in frame order "
                         "('-' = stdout; human output then goes to stderr)")
+    p.add_argument("--track", choices=("auto", "on", "off"), default="auto",
+                   help="give each hand a stable id and a smoothed box (norfair Kalman "
+                        "tracker); auto = on for live sources and whenever --osc/--udp/"
+                        "--websocket is given, off for files")
+    p.add_argument("--max-misses", type=int_at_least(1), default=5,
+                   help="with --track: frames a hand is kept (predicted) without a detection")
+    p.add_argument("--osc", default=None, metavar="HOST:PORT",
+                   help="send hands as Open Sound Control bundles (/handtrack/frame, "
+                        "/handtrack/hand) to HOST:PORT")
+    p.add_argument("--udp", default=None, metavar="HOST:PORT",
+                   help="send one JSON datagram per frame to HOST:PORT")
+    p.add_argument("--websocket", default=None, metavar="[HOST:]PORT",
+                   help="serve a WebSocket on [HOST:]PORT (host default 127.0.0.1) that "
+                        "sends one JSON message per frame to every client")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -57,7 +74,7 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
 def _validate(args: argparse.Namespace, threaded: bool) -> None:
     if threaded and args.num_workers < 1:
         raise UserError(f"--num-workers must be >= 1, got {args.num_workers}")
-    if threaded and args.queue_size < 1:
+    if threaded and args.queue_size is not None and args.queue_size < 1:
         raise UserError(f"--queue-size must be >= 1, got {args.queue_size}")
     if not 0.0 <= args.score_thresh <= 1.0:
         raise UserError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
@@ -67,6 +84,12 @@ def _validate(args: argparse.Namespace, threaded: bool) -> None:
         raise UserError(f"--num-threads must be >= 1, got {args.num_threads}")
     if args.width <= 0 or args.height <= 0:
         raise UserError(f"--width/--height must be positive, got {args.width}x{args.height}")
+    from detect.streaming import parse_host_port
+
+    for flag, value, default_host in (("--osc", args.osc, None), ("--udp", args.udp, None),
+                                      ("--websocket", args.websocket, "127.0.0.1")):
+        if value is not None:
+            parse_host_port(value, flag, default_host)
 
 
 def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
@@ -85,18 +108,40 @@ def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
     if args.display:
         check_display()
     with open_source(args.source, args.width, args.height) as source:
+        streaming = bool(args.osc or args.udp or args.websocket)
+        track = args.track == "on" or (args.track == "auto" and (source.live or streaming))
+        queue_size = args.queue_size or (1 if source.live else 5)
         outputs = Outputs(display=bool(args.display), output=args.output, json_path=args.json,
                           size=(args.width, args.height), fps=source.fps)
+        if track or streaming:
+            from detect.hand_outputs import TrackedOutputs
+            from detect.streaming import open_publishers
+            from detect.tracking import HandTracker
+
+            try:
+                publishers = open_publishers(args.osc, args.udp, args.websocket)
+            except BaseException:
+                outputs.close(keep=False)
+                raise
+            outputs = TrackedOutputs(outputs, publishers=publishers,
+                                     tracker=HandTracker(max_misses=args.max_misses)
+                                     if track else None, size=(args.width, args.height))
+            for pub in publishers:
+                where = f"port {pub.port}" if hasattr(pub, "port") else ""
+                print(f"streaming hands: {pub.name} {where}".rstrip(), file=human, flush=True)
         ok = False
         try:
             detector = Detector(args.model, format=args.format, num_threads=args.num_threads)
             print(f"{source.description} -> {detector.format} model {detector.path}, "
-                  f"{args.num_workers if threaded else 0} workers", file=human, flush=True)
+                  f"{args.num_workers if threaded else 0} workers, tracking "
+                  f"{'on' if track else 'off'}", file=human, flush=True)
             run_pipeline(source, detector, outputs,
                          num_workers=args.num_workers if threaded else 0,
-                         queue_size=args.queue_size, score_thresh=args.score_thresh,
+                         queue_size=queue_size, score_thresh=args.score_thresh,
                          max_frames=args.max_frames, human=human)
             ok = True
+            if hasattr(outputs, "summary") and outputs.publishers:
+                print(f"streamed: {outputs.summary()}", file=human, flush=True)
         except KeyboardInterrupt:
             ok = True  # what was processed is a valid result: keep the files
             raise

@@ -13,6 +13,7 @@ from detect.detections import Detections
 BOX_COLOR = (77, 255, 9)      # BGR
 TEXT_COLOR = (0, 0, 0)
 FPS_COLOR = (0, 0, 255)
+PREDICTED_COLOR = (160, 160, 160)
 
 
 def draw_detections(frame: np.ndarray, dets: Detections, thickness: int = 2) -> np.ndarray:
@@ -29,6 +30,32 @@ def draw_detections(frame: np.ndarray, dets: Detections, thickness: int = 2) -> 
         cv2.rectangle(frame, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 2), BOX_COLOR, -1)
         cv2.putText(frame, label, (x1 + 1, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     TEXT_COLOR, 1, cv2.LINE_AA)
+    return frame
+
+
+def draw_hands(frame: np.ndarray, hands, thickness: int = 2) -> np.ndarray:
+    """Tracked hands (detect.tracking.TrackedHand): box, "#id score" tag, velocity arrow.
+
+    Predicted hands (not seen in this frame) are drawn in a thinner grey box, so
+    a viewer can tell a short miss from a detection.
+    """
+    h, w = frame.shape[:2]
+    scale = max(0.35, min(w, h) / 600.0)
+    for hand in hands:
+        x1, y1, x2, y2 = (int(round(v)) for v in hand.box)
+        color = BOX_COLOR if hand.seen else PREDICTED_COLOR
+        cv2.rectangle(frame, (x1, y1), (x2, y2), color, thickness if hand.seen else 1,
+                      cv2.LINE_AA)
+        label = f"#{hand.id} {hand.score:.2f}" if hand.id >= 0 else f"{hand.score:.2f}"
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        ty = y1 - 4 if y1 - th - base - 4 >= 0 else y1 + th + 4
+        cv2.rectangle(frame, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 2), color, -1)
+        cv2.putText(frame, label, (x1 + 1, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    TEXT_COLOR, 1, cv2.LINE_AA)
+        cx, cy = (int(round(v)) for v in hand.center)
+        vx, vy = hand.velocity
+        cv2.arrowedLine(frame, (cx, cy), (int(round(cx + 5 * vx)), int(round(cy + 5 * vy))),
+                        color, 1, cv2.LINE_AA)
     return frame
 
 

@@ -16,14 +16,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Sequence
 
 import cv2
 import numpy as np
 
 from common.errors import UserError
 from detect.detections import Detections
-from detect.drawing import draw_detections, draw_fps
+from detect.drawing import draw_detections, draw_fps, draw_hands
 
 WINDOW = "handtrack"
 QUIT_KEYS = {ord("q"), ord("Q"), 27}  # q, Esc
@@ -121,15 +121,24 @@ class Outputs:
         return self._window_open or self._writer is not None
 
     def emit(self, index: int, timestamp: float, frame: np.ndarray, dets: Detections,
-             fps: float) -> None:
-        """Handle one processed frame (annotating `frame` in place if shown/written)."""
+             fps: float, hands: Sequence[Any] | None = None) -> None:
+        """Handle one processed frame (annotating `frame` in place if shown/written).
+
+        hands: tracked hands (detect.tracking) when tracking is on: drawn instead
+        of the raw boxes, and added to the JSON line as "hands".
+        """
         if self._json is not None:
             rec = {"frame": index, "timestamp": round(timestamp, 4), **dets.to_json()}
+            if hands is not None:
+                rec["hands"] = [h.to_json() for h in hands]
             self._json.write(json.dumps(rec) + "\n")
             if self._json is sys.stdout:
                 self._json.flush()
         if self.draws:
-            draw_detections(frame, dets)
+            if hands is not None:
+                draw_hands(frame, hands)
+            else:
+                draw_detections(frame, dets)
             draw_fps(frame, fps)
             if self._writer is not None:
                 self._writer.write(frame)
