@@ -8,6 +8,7 @@ is loaded, so mistakes fail in well under a second with one `error:` line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Sequence
 
@@ -71,9 +72,13 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
     return p
 
 
+MAX_WORKERS = 64          # threads sharing one model; more only adds memory and contention
+EXIT_FRAMES_LOST = 1      # the input was damaged: some frames could not be read
+
+
 def _validate(args: argparse.Namespace, threaded: bool) -> None:
-    if threaded and args.num_workers < 1:
-        raise UserError(f"--num-workers must be >= 1, got {args.num_workers}")
+    if threaded and not 1 <= args.num_workers <= MAX_WORKERS:
+        raise UserError(f"--num-workers must be in 1..{MAX_WORKERS}, got {args.num_workers}")
     if threaded and args.queue_size is not None and args.queue_size < 1:
         raise UserError(f"--queue-size must be >= 1, got {args.queue_size}")
     if not 0.0 <= args.score_thresh <= 1.0:
@@ -99,20 +104,28 @@ def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
     setup_logging(args.verbose)
     # Heavy imports after flag parsing so --help and flag errors are instant.
     from detect.detector import Detector, resolve_model
-    from detect.outputs import Outputs, check_display
+    from detect.outputs import Outputs, check_display, check_output_paths
     from detect.pipeline import run_pipeline
-    from detect.sources import open_source
+    from detect.sources import check_source, open_source
 
     human = sys.stderr if args.json == "-" else sys.stdout
     resolve_model(args.model, args.format)  # missing model: fail before opening a camera
+    check_source(args.source)
+    check_output_paths(args.output, args.json)
     if args.display:
         check_display()
-    with open_source(args.source, args.width, args.height) as source:
+    damage = None
+    # The model loads before the source opens: frames of a live source would pile up
+    # while it loads and the first ones shown would be seconds old. Closed at the end.
+    with contextlib.closing(Detector(args.model, format=args.format,
+                                     num_threads=args.num_threads)) as detector, \
+            open_source(args.source, args.width, args.height) as source:
         streaming = bool(args.osc or args.udp or args.websocket)
         track = args.track == "on" or (args.track == "auto" and (source.live or streaming))
         queue_size = args.queue_size or (1 if source.live else 5)
         outputs = Outputs(display=bool(args.display), output=args.output, json_path=args.json,
                           size=(args.width, args.height), fps=source.fps)
+        outputs.frame_name = source.frame_name   # image folders: file name in each JSON line
         if track or streaming:
             from detect.hand_outputs import TrackedOutputs
             from detect.streaming import open_publishers
@@ -131,7 +144,6 @@ def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
                 print(f"streaming hands: {pub.name} {where}".rstrip(), file=human, flush=True)
         ok = False
         try:
-            detector = Detector(args.model, format=args.format, num_threads=args.num_threads)
             print(f"{source.description} -> {detector.format} model {detector.path}, "
                   f"{args.num_workers if threaded else 0} workers, tracking "
                   f"{'on' if track else 'off'}", file=human, flush=True)
@@ -140,6 +152,7 @@ def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
                          queue_size=queue_size, score_thresh=args.score_thresh,
                          max_frames=args.max_frames, human=human)
             ok = True
+            damage = source.damage_note()
             if hasattr(outputs, "summary") and outputs.publishers:
                 print(f"streamed: {outputs.summary()}", file=human, flush=True)
         except KeyboardInterrupt:
@@ -147,4 +160,7 @@ def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
             raise
         finally:
             outputs.close(keep=ok)
+    if damage:
+        print(f"warning: {damage}; exit code {EXIT_FRAMES_LOST}", file=sys.stderr, flush=True)
+        return EXIT_FRAMES_LOST
     return 0

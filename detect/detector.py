@@ -113,7 +113,11 @@ class _FrozenGraph:
             raise UserError(f"{path}: not a GraphDef ({exc})") from None
         self.graph = tf.Graph()
         with self.graph.as_default():
-            tf.compat.v1.import_graph_def(gd, name="")
+            try:
+                tf.compat.v1.import_graph_def(gd, name="")
+            except (ValueError, tf.errors.OpError) as exc:  # e.g. an op this TF lacks
+                raise UserError(f"{path}: cannot load this graph with TensorFlow "
+                                f"{tf.__version__} ({str(exc).splitlines()[0][:200]})") from None
         try:
             self.input = self.graph.get_tensor_by_name("image_tensor:0")
             self.fetch = [self.graph.get_tensor_by_name(f"{n}:0") for n in OUTPUT_NAMES]
@@ -135,7 +139,11 @@ class _SavedModel:
         import tensorflow as tf
 
         self._tf = tf
-        self.loaded = tf.saved_model.load(str(path))
+        try:
+            self.loaded = tf.saved_model.load(str(path))
+        except Exception as exc:  # noqa: BLE001 - corrupt protobuf, missing variables, bad op
+            raise UserError(f"{path}: cannot load SavedModel ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:200] if str(exc) else 'corrupt'})") from None
         try:
             self.fn = self.loaded.signatures["serving_default"]
         except KeyError:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -59,11 +59,25 @@ def check_display() -> None:
     _display_checked = True
 
 
-def _temp_beside(final: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix or ".tmp",
-                               dir=final.parent)
+def _temp_beside(final: Path, flag: str) -> Path:
+    """A temp file next to `final`; any OS error (read-only, missing permission, a
+    parent that is a file) is one UserError naming the flag, before any frame is read."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix or ".tmp",
+                                   dir=final.parent)
+    except OSError as exc:
+        raise UserError(f"{flag} {final}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     return Path(tmp)
+
+
+def check_output_paths(output: str | None, json_path: str | None) -> None:
+    """Refuse --output/--json targets that are folders before the model loads; the
+    files themselves are created (and writability proven) by `Outputs`."""
+    for flag, value in (("--output", output), ("--json", json_path)):
+        if value and value != "-" and Path(value).is_dir():
+            raise UserError(f"{flag} {value} is a folder; give a file name")
 
 
 class Outputs:
@@ -82,6 +96,8 @@ class Outputs:
         self._json: IO[str] | None = None
         self._pending: list[tuple[Path, Path]] = []  # (tmp, final) renamed on close
         self._closed = False
+        # frame index -> source file name (image folders), added to each JSON line
+        self.frame_name: Callable[[int], str | None] | None = None
         try:
             if display:
                 check_display()
@@ -95,8 +111,7 @@ class Outputs:
                 final = Path(output)
                 if final.is_dir():
                     raise UserError(f"--output {output} is a folder; give a video file name")
-                final.parent.mkdir(parents=True, exist_ok=True)
-                tmp = _temp_beside(final)
+                tmp = _temp_beside(final, "--output")
                 self._writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"),
                                                float(fps or 30.0), size)
                 if not self._writer.isOpened():
@@ -108,8 +123,9 @@ class Outputs:
                 self._json = sys.stdout
             elif json_path:
                 final = Path(json_path)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                tmp = _temp_beside(final)
+                if final.is_dir():
+                    raise UserError(f"--json {json_path} is a folder; give a file name")
+                tmp = _temp_beside(final, "--json")
                 self._json = open(tmp, "w")
                 self._pending.append((tmp, final))
         except BaseException:
@@ -129,6 +145,9 @@ class Outputs:
         """
         if self._json is not None:
             rec = {"frame": index, "timestamp": round(timestamp, 4), **dets.to_json()}
+            name = self.frame_name(index) if self.frame_name is not None else None
+            if name is not None:
+                rec["file"] = name
             if hands is not None:
                 rec["hands"] = [h.to_json() for h in hands]
             self._json.write(json.dumps(rec) + "\n")

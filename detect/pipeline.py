@@ -252,6 +252,11 @@ def _single_threaded(source: FrameSource, detect: DetectFn, outputs: Outputs,
 _WORKER_DONE = object()
 
 
+def max_in_flight(queue_size: int, num_workers: int) -> int:
+    """Most frames between hand-out and output: the reorder buffer never holds more."""
+    return 2 * num_workers + queue_size
+
+
 def _threaded(source: FrameSource, detect: DetectFn, outputs: Outputs,
               stats: PipelineStats, progress: _Progress, t0: float, *, num_workers: int,
               queue_size: int, score_thresh: float, max_frames: int | None) -> None:
@@ -260,6 +265,10 @@ def _threaded(source: FrameSource, detect: DetectFn, outputs: Outputs,
     stop = threading.Event()
     errors: list[BaseException] = []
     end_reason: list[str] = []
+    # Frames handed to workers and not yet emitted. Bounds the reorder buffer: if one
+    # worker stalls, the others stop taking frames (capture then waits or drops)
+    # instead of piling results up behind the missing one.
+    in_flight = threading.Semaphore(max_in_flight(queue_size, num_workers))
     counts_lock = threading.Lock()
 
     def capture() -> None:
@@ -306,11 +315,15 @@ def _threaded(source: FrameSource, detect: DetectFn, outputs: Outputs,
     def worker() -> None:
         try:
             while not stop.is_set():
+                if not in_flight.acquire(timeout=_POLL):
+                    continue   # the reorder buffer is full: a worker is stuck on a frame
                 try:
                     got = frames.get(timeout=_POLL)
                 except queue.Empty:
+                    in_flight.release()
                     continue
                 if got is None:
+                    in_flight.release()
                     return
                 seq, frame = got
                 put_result((seq, frame, detect(frame.image).filter(score_thresh)))
@@ -342,6 +355,7 @@ def _threaded(source: FrameSource, detect: DetectFn, outputs: Outputs,
             while next_seq in pending:
                 frame, dets = pending.pop(next_seq)
                 _emit(outputs, stats, progress, t0, frame, dets)
+                in_flight.release()
                 next_seq += 1
             if outputs.poll_quit():
                 stats.stop_reason = "quit key"

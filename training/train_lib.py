@@ -166,7 +166,7 @@ def train(pipeline, options: TrainOptions) -> dict:
     restored = checkpoints.resume_latest(ckpt, model_dir)
     manager = tf.train.CheckpointManager(ckpt, str(write_dir), max_to_keep=options.max_checkpoints)
     if restored:
-        log.info("resuming from %s at step %d", restored, int(step))
+        log.info("resuming from %s at step %d", restored, int(step.numpy()))
     elif tc.fine_tune_checkpoint:
         source = (zoo.fetch(tc.fine_tune_checkpoint) if zoo.is_url(tc.fine_tune_checkpoint)
                   else views.resolve_path(tc.fine_tune_checkpoint))
@@ -174,7 +174,7 @@ def train(pipeline, options: TrainOptions) -> dict:
     else:
         log.warning("no fine_tune_checkpoint: training from random initialisation")
 
-    start_step = int(step)
+    start_step = int(step.numpy())
     until_stopped = options.num_steps == 0
     if until_stopped:
         log.info("num_steps is 0: training until stopped (Ctrl-C or SIGTERM saves a "
@@ -239,12 +239,12 @@ def train(pipeline, options: TrainOptions) -> dict:
     next_console_log = time.time() + CONSOLE_LOG_SECONDS
     try:
         with writer.as_default():
-            while until_stopped or int(step) < options.num_steps:
+            while until_stopped or int(step.numpy()) < options.num_steps:
                 try:
                     losses = train_step(iterator)
                 except tf.errors.DataLossError as exc:
                     raise _name_corrupt_file(files, exc) from None
-                current = int(step)
+                current = int(step.numpy())
                 values = {k: float(v) for k, v in losses.items()}
                 total = values["total_loss"]
                 if not math.isfinite(total) or total > LOSS_EXPLOSION:
@@ -285,17 +285,17 @@ def train(pipeline, options: TrainOptions) -> dict:
                 writer.flush()
     except KeyboardInterrupt:
         bar.close()
-        path = _save(manager, int(step))
+        path = _save(manager, int(step.numpy()))
         log.info("interrupted: saved %s; rerun the same command to resume", path)
         raise
     bar.close()
-    final = _save(manager, int(step))
+    final = _save(manager, int(step.numpy()))
     elapsed = time.time() - t_start
-    result = {"step": int(step), "checkpoint": final, "wall_time_s": round(elapsed, 1),
-              "steps_per_sec": round((int(step) - start_step) / max(elapsed, 1e-9), 3),
+    result = {"step": int(step.numpy()), "checkpoint": final, "wall_time_s": round(elapsed, 1),
+              "steps_per_sec": round((int(step.numpy()) - start_step) / max(elapsed, 1e-9), 3),
               "final_losses": {k: round(v, 5) for k, v in last.items()},
               "loss_history": [(s, round(v, 5)) for s, v in history]}
-    log.info("done: step %d, %.1f s, checkpoint %s, losses %s", int(step), elapsed, final,
+    log.info("done: step %d, %.1f s, checkpoint %s, losses %s", int(step.numpy()), elapsed, final,
              json.dumps(result["final_losses"]))
     summary = {k: v for k, v in result.items() if k != "loss_history"}
     summary.update(start_step=start_step, batch_size=tc.batch_size, hardware=hardware_description(),
