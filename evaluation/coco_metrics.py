@@ -141,6 +141,7 @@ def compute_metrics(groundtruths: Sequence[Mapping[str, Any]],
       class_names: names for classes 1..K, in order.
 
     Returns a dict with COCO's `AP` (IoU .5:.95), `AP50`, `AP75`, `APs/APm/APl`,
+    `AP50s/AP50m/AP50l` (AP@0.5 per box size),
     `AR1/AR10/AR100`, `ARs/ARm/ARl` (-1 where COCO has nothing to average, e.g.
     no small objects, or no groundtruth at all), `num_images`,
     `num_groundtruth` (including difficult), `num_difficult`, `num_detections`,
@@ -254,6 +255,10 @@ def compute_metrics(groundtruths: Sequence[Mapping[str, Any]],
     precision = np.asarray(evaluator.eval["precision"])
 
     metrics: dict[str, Any] = {name: float(v) for name, v in zip(_STAT_NAMES, evaluator.stats)}
+    # AP@0.5 per COCO box size (small < 32^2 px <= medium < 96^2 px <= large):
+    # how far and near hands fare, at the IoU the model card reports.
+    for label, key in (("small", "AP50s"), ("medium", "AP50m"), ("large", "AP50l")):
+        metrics[key] = _mean_valid(precision[0, :, :, list(params.areaRngLbl).index(label), m100])
     metrics["num_images"] = len(images)
     metrics["num_groundtruth"] = len(gt_anns)
     metrics["num_difficult"] = sum(a["difficult"] for a in gt_anns)

@@ -202,3 +202,15 @@ def test_format_summary(multi_metrics: dict):
     assert "AP50" in text and "hand" in text and "face" in text
     assert "n/a" in text  # "other" has no groundtruth: shown as n/a, not -1.000
     assert "-1.000" not in text
+
+
+def test_ap50_per_box_size_separates_far_and_near_hands():
+    # A 20x20 box (small, < 32^2) found, a 100x100 box (large) missed: the
+    # headline AP50 mixes them, the per-size figures keep them apart.
+    small, large = [5, 5, 25, 25], BOX_A
+    gts = [gt("a.jpg", [small, large])]
+    m = compute_metrics(gts, [det("a.jpg", [small], [0.9])], HAND)
+    assert m["AP50s"] == pytest.approx(1.0)
+    assert m["AP50l"] == pytest.approx(0.0)
+    assert m["AP50m"] == -1.0             # no medium boxes at all
+    assert 0.4 < m["AP50"] < 0.6
