@@ -204,19 +204,19 @@ def run_pipeline(source: FrameSource, detect: DetectFn, outputs: Outputs, *,
     stats = PipelineStats()
     progress = _Progress(human, log_every)
     t0 = time.perf_counter()
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     try:
         engine(source, detect, outputs, stats, progress, t0, num_workers=num_workers,
                queue_size=queue_size, score_thresh=score_thresh, max_frames=max_frames)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:   # Ctrl-C, or SIGTERM (common.cli.Terminated)
+        interrupted = exc
         stats.stop_reason = "interrupted"
     finally:
         stats.elapsed = time.perf_counter() - t0
     if human is not None:
         print(stats.summary(), file=human, flush=True)
-    if interrupted:
-        raise KeyboardInterrupt
+    if interrupted is not None:
+        raise interrupted
     return stats
 
 
