@@ -30,7 +30,8 @@ from common.cli import quiet_tensorflow, run_main, setup_logging  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 FORMAT_LABELS = {"frozen": "frozen graph", "saved_model": "SavedModel",
-                 "tflite": "TFLite float", "tflite_int8": "TFLite int8"}
+                 "tflite": "TFLite float", "tflite_int8": "TFLite int8",
+                 "onnx": "ONNX (onnxruntime)"}
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, help="export dir with the formats to compare")
     p.add_argument("--video", required=True, help="video file to run on")
-    p.add_argument("--formats", default="frozen,saved_model,tflite,tflite_int8",
+    p.add_argument("--formats", default="frozen,saved_model,tflite,tflite_int8,onnx",
                    help="comma-separated formats (missing ones are skipped with a note)")
     p.add_argument("--sizes", default="320x240,640x480", help="capture sizes WxH")
     p.add_argument("--workers", default="1,2,4", help="threaded worker counts")

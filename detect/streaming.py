@@ -153,12 +153,12 @@ class WebSocketPublisher:
     def __init__(self, host: str, port: int, queue_size: int = 2) -> None:
         self.host, self.queue_size = host, queue_size
         self.sent = self.dropped = 0
-        self._clients: set[collections.deque] = set()
-        self._wakeups: dict[int, asyncio.Event] = {}
+        self._clients: dict[int, tuple[collections.deque, asyncio.Event]] = {}
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._stop: asyncio.Event | None = None
+        self._closing = False
         self._thread = threading.Thread(target=self._run, args=(port,), name="websocket",
                                         daemon=False)
         self._thread.start()
@@ -188,15 +188,17 @@ class WebSocketPublisher:
         self._ready.set()
         async with server:
             await self._stop.wait()
+            self._closing = True
+            for _, wake in list(self._clients.values()):
+                wake.set()  # handlers blocked on "next message" see _closing and return
             server.close()
 
     async def _handler(self, ws: Any) -> None:
         queue: collections.deque = collections.deque()
         wake = asyncio.Event()
-        self._wakeups[id(queue)] = wake
-        self._clients.add(queue)
+        self._clients[id(ws)] = (queue, wake)
         try:
-            while True:
+            while not self._closing:
                 await wake.wait()
                 wake.clear()
                 while queue:
@@ -204,16 +206,15 @@ class WebSocketPublisher:
         except Exception:  # noqa: BLE001 - client went away
             pass
         finally:
-            self._clients.discard(queue)
-            self._wakeups.pop(id(queue), None)
+            self._clients.pop(id(ws), None)
 
     def _enqueue(self, data: str) -> None:
-        for queue in list(self._clients):
+        for queue, wake in list(self._clients.values()):
             if len(queue) >= self.queue_size:
                 queue.popleft()
                 self.dropped += 1
             queue.append(data)
-            self._wakeups[id(queue)].set()
+            wake.set()
         self.sent += 1
 
     @property

@@ -1,0 +1,107 @@
+"""model.onnx: Python Detector vs frozen graph, the C++ example vs Python, the pygame demo."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+MODEL = REPO_ROOT / "exported_models" / "handtrack_default"
+CLIP = REPO_ROOT / "samples" / "hands_sample.mp4"
+
+
+def _clip_frames(n: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(CLIP))
+    frames = []
+    while len(frames) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames
+
+
+def test_shipped_onnx_matches_frozen_graph():
+    from detect.detector import Detector
+    from export_lib.compare import Agreement
+    from export_lib.exporter import FLOAT_TOLERANCE
+
+    frames = _clip_frames(8)
+    onnx, frozen = Detector(MODEL, format="onnx"), Detector(MODEL, format="frozen")
+    agg = Agreement()
+    for f in frames:
+        agg.add(frozen(f), onnx(f), min_score=0.3)
+    assert agg.matched >= 8
+    assert agg.within(**FLOAT_TOLERANCE), agg.to_json()
+
+
+def test_tiny_export_writes_onnx_that_agrees(tmp_path):
+    import json
+
+    from tests.tiny_detector import tiny_export_dir
+
+    d = tiny_export_dir()
+    info = json.loads((d / "export_info.json").read_text())
+    assert (d / "model.onnx").is_file()
+    assert info["formats"]["onnx"]["nms_iou_threshold"] == 0.5
+    agg = info["agreement_vs_frozen"]["onnx"]
+    assert agg["within_tolerance"] and agg["matched"] > 0 and agg["min_iou"] > 0.99
+
+
+def _cpp_toolchain() -> str | None:
+    if not (shutil.which("cmake") and shutil.which("c++")):
+        return "cmake or a C++ compiler is not installed"
+    r = subprocess.run(["pkg-config", "--exists", "opencv4"], capture_output=True) \
+        if shutil.which("pkg-config") else None
+    if r is None or r.returncode != 0:
+        return "OpenCV 4 development files (libopencv-dev) are not installed"
+    return None
+
+
+@pytest.mark.slow
+def test_cpp_example_prints_the_same_detections_as_python(tmp_path):
+    why = _cpp_toolchain()
+    if why:
+        pytest.skip(why)
+    from detect.detector import Detector
+
+    build = tmp_path / "build"
+    subprocess.run(["cmake", "-S", str(REPO_ROOT / "examples" / "cpp"), "-B", str(build)],
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True,
+                   timeout=300)
+    exe = build / "handtrack_detect"
+    frames = _clip_frames(3)
+    det = Detector(MODEL, format="onnx")
+    compared = 0
+    for i, f in enumerate(frames):
+        path = tmp_path / f"f{i}.png"  # lossless: both sides read identical pixels
+        cv2.imwrite(str(path), f)
+        out = subprocess.run([str(exe), str(MODEL / "model.onnx"), str(path)],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        lines = out.strip().splitlines()
+        cpp = np.array([[float(v) for v in l.split()[1:]] for l in lines[1:]]).reshape(-1, 5)
+        py = det(cv2.imread(str(path))).filter(0.5)
+        assert lines[0] == f"frame 0: {len(py)} hands"
+        assert cpp[:, 0] == pytest.approx(py.scores, abs=1e-3)
+        assert cpp[:, 1:] == pytest.approx(py.boxes, abs=0.05)
+        compared += len(py)
+    assert compared >= 3
+
+
+@pytest.mark.slow
+def test_pygame_demo_runs_headless():
+    pytest.importorskip("pygame")
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    r = subprocess.run([sys.executable, "examples/hand_game.py", "--source", str(CLIP),
+                        "--max-frames", "20"], cwd=REPO_ROOT, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "frames 20," in r.stdout
