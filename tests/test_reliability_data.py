@@ -300,3 +300,35 @@ def test_prep_egohands_html_download_is_one_error_line(server, tmp_path):
     _one_error_line(result, "HTML page", "--zip")
     assert not (out / "egohands_data.zip").exists()
     assert not (out / "egohands_data.zip.part").exists()
+
+
+# --- 2. export --overwrite; 8. folders a killed export left behind ---------------------
+
+def test_export_overwrite_refuses_a_folder_that_is_not_an_export(tmp_path):
+    models = tmp_path / "models"
+    (models / "other_model").mkdir(parents=True)
+    (models / "other_model" / "model.tflite").write_bytes(b"someone's model")
+    (models / "notes.txt").write_text("keep")
+    before = _snapshot(models)
+    result = _cli("export.py", "--pipeline", "ssd.config", "--checkpoint", str(tmp_path),
+                  "--out", str(models), "--overwrite")
+    _one_error_line(result, str(models), "not a handtrack export")
+    assert _snapshot(models) == before
+
+
+def test_export_folder_with_marker_is_replaceable_and_stale_temps_go(tmp_path):
+    from common.atomic import atomic_dir
+    from export_lib.exporter import EXPORT_MARKER, check_replaceable
+
+    out = tmp_path / "my_hands"
+    out.mkdir()
+    (out / EXPORT_MARKER).write_text("{}")
+    check_replaceable(out)                                 # an earlier export: allowed
+    stale = tmp_path / "my_hands.tmp-k1ll3d"               # what a killed export leaves
+    (stale / "saved_model").mkdir(parents=True)
+    (stale / "saved_model" / "big.bin").write_bytes(b"\0" * 100_000)
+    with atomic_dir(out, replace=True) as tmp:
+        (tmp / EXPORT_MARKER).write_text("{\"new\": true}")
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_hands"]
+    assert "new" in (out / EXPORT_MARKER).read_text()
