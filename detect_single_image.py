@@ -56,7 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--out {args.out}: use a .jpg or .png name")
     resolve_model(args.model, args.format)
     detector = Detector(args.model, format=args.format, num_threads=args.num_threads)
-    dets = detector(frame).filter(args.score_thresh)
+    try:
+        dets = detector(frame).filter(args.score_thresh)
+    finally:
+        detector.close()
     ok, buf = cv2.imencode(ext, draw_detections(frame.copy(), dets))
     if not ok:
         raise UserError(f"--out {args.out}: cannot encode the image")
