@@ -1,0 +1,163 @@
+"""False detections per image on hand-free crops of held-out images.
+
+AP rewards ranking; a game reading "is there a hand" needs the model to stay
+quiet where there is none. Each held-out image yields up to `per_image` square
+crops that touch no box (hands and ignore regions, each grown by `margin`),
+taken from the image's own scene (furniture, faces, arms, screens), so the
+figure measures the scenes the model will see rather than an unrelated
+negative set. A detection at score >= threshold on a crop is a false positive.
+
+    python3 -m evaluation.false_positives --model exported_models/handtrack_default \\
+        --records 'data/webcam_hands/records/eval.record-*' --out fp.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
+
+CROP_SIDES = (0.5, 0.35, 0.25)   # crop side as a fraction of the image's shorter side
+MIN_CROP_PX = 64
+
+
+def hand_free_crops(height: int, width: int, boxes: np.ndarray, per_image: int = 2,
+                    margin: float = 0.1) -> list[tuple[int, int, int, int]]:
+    """Up to `per_image` squares (y0, x0, y1, x1) in pixels that overlap no box.
+
+    boxes: [N, 4] normalised (ymin, xmin, ymax, xmax). The largest crop size
+    that fits is preferred; several crops are picked far apart. Deterministic.
+    """
+    grown = []
+    for ymin, xmin, ymax, xmax in np.asarray(boxes, np.float64).reshape(-1, 4):
+        dy, dx = (ymax - ymin) * margin, (xmax - xmin) * margin
+        grown.append(((ymin - dy) * height, (xmin - dx) * width,
+                      (ymax + dy) * height, (xmax + dx) * width))
+    chosen: list[tuple[int, int, int, int]] = []
+    for fraction in CROP_SIDES:
+        side = int(min(height, width) * fraction)
+        if side < MIN_CROP_PX:
+            continue
+        stride = max(1, side // 4)
+        free = [(y, x, y + side, x + side)
+                for y in range(0, height - side + 1, stride)
+                for x in range(0, width - side + 1, stride)
+                if all(y + side <= b[0] or y >= b[2] or x + side <= b[1] or x >= b[3]
+                       for b in grown)]
+        while free and len(chosen) < per_image:
+            if not chosen:
+                pick = free[len(free) // 2]
+            else:   # farthest from the crops already chosen
+                pick = max(free, key=lambda c: min(abs(c[0] - o[0]) + abs(c[1] - o[1])
+                                                   for o in chosen))
+            chosen.append(pick)
+            free = [c for c in free if c[2] <= pick[0] or c[0] >= pick[2]
+                    or c[3] <= pick[1] or c[1] >= pick[3]]
+        if len(chosen) >= per_image:
+            break
+    return chosen
+
+
+def crops_from_records(files: Sequence[str], per_image: int = 2) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, RGB uint8 crop) for every hand-free crop of every record."""
+    import tensorflow as tf
+
+    from training.inputs import ExampleDecoder
+
+    decoder = ExampleDecoder()
+    for serialized in tf.data.TFRecordDataset(list(files)):
+        example = decoder(serialized)
+        image = example["image"].numpy()
+        h, w = image.shape[:2]
+        name = example["filename"].numpy().decode() or example["source_id"].numpy().decode()
+        for i, (y0, x0, y1, x1) in enumerate(hand_free_crops(h, w, example["boxes"].numpy(),
+                                                              per_image)):
+            yield f"{name}#{i}", np.ascontiguousarray(image[y0:y1, x0:x1])
+
+
+def count_false_positives(detector, files: Sequence[str], threshold: float = 0.5,
+                          per_image: int = 2, examples_dir: Path | None = None) -> dict:
+    """Run `detector.detect_rgb` on every hand-free crop; count detections >= threshold.
+
+    With `examples_dir`, the crops with false detections are saved there with
+    the boxes drawn (up to 12), for a person to look at what fooled the model.
+    """
+    crops = fps = 0
+    worst: list[tuple[float, str]] = []
+    saved = 0
+    for name, crop in crops_from_records(files, per_image):
+        found = detector.detect_rgb(crop).filter(threshold)
+        crops += 1
+        fps += len(found)
+        if len(found):
+            worst.append((float(found.scores.max()), name))
+            if examples_dir is not None and saved < 12:
+                _save_example(examples_dir, name, crop, found)
+                saved += 1
+    worst.sort(reverse=True)
+    return {"crops": crops, "false_positives": fps, "threshold": threshold,
+            "fp_per_image": round(fps / crops, 4) if crops else None,
+            "crops_with_fp": len(worst), "top": [{"score": round(s, 3), "crop": n}
+                                                 for s, n in worst[:10]]}
+
+
+def _save_example(folder: Path, name: str, crop_rgb: np.ndarray, found) -> None:
+    import cv2
+
+    from common.atomic import atomic_write_bytes
+    from detect.drawing import draw_detections
+
+    bgr = draw_detections(cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), found)
+    ok, png = cv2.imencode(".png", bgr)
+    if ok:
+        target = folder / (name.replace("/", "_").replace("#", "_") + ".png")
+        atomic_write_bytes(target, png.tobytes())
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python3 -m evaluation.false_positives",
+                                description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="exported model folder or file")
+    p.add_argument("--format", default=None, help="exported format (default: the detector's choice)")
+    p.add_argument("--records", nargs="+", required=True, help="TFRecord files/globs (held-out images)")
+    p.add_argument("--threshold", type=float, default=0.5, help="score that counts as a detection")
+    p.add_argument("--per-image", type=int_at_least(1), default=2, help="crops per image")
+    p.add_argument("--out", required=True, help="JSON file for the counts")
+    p.add_argument("--examples", default=None, help="folder for PNGs of crops with false detections")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    quiet_tensorflow()
+    setup_logging(args.verbose)
+    from common.atomic import atomic_write_text
+    from common.errors import UserError
+    from config.views import expand_patterns
+    from detect.detector import Detector
+
+    if not 0.0 < args.threshold <= 1.0:
+        raise UserError(f"--threshold must be in (0, 1], got {args.threshold}")
+    files = expand_patterns(args.records, "--records", unique=True)
+    detector = Detector(args.model, format=args.format)
+    try:
+        result = count_false_positives(detector, files, args.threshold, args.per_image,
+                                       Path(args.examples) if args.examples else None)
+    finally:
+        detector.close()
+    result.update(model=str(args.model), format=detector.format, records=args.records)
+    atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
+    print(f"{result['crops']} hand-free crops, {result['false_positives']} false detections "
+          f"(score >= {args.threshold}): {result['fp_per_image']} per image")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
