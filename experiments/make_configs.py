@@ -21,6 +21,14 @@ RUNS = {
     "a_ssd_v1_100_imagenet": "ssd.config",
     "b_ssd_v1_075_coco": "ssd_mobilenet_v1_075_coco.config",
 }
+# The shipped configs name the zoo's archive URLs; the experiments start from
+# the local copies in ../shared (this machine has no network).
+WEIGHTS = "../shared/weights"
+START = {
+    "a_ssd_v1_100_imagenet": (f"{WEIGHTS}/mobilenet_v1_1.0_224/mobilenet_v1_1.0_224.ckpt",
+                              "classification"),
+    "b_ssd_v1_075_coco": (f"{WEIGHTS}/ssd_mobilenet_v1_0.75_depth_coco/model.ckpt", "detection"),
+}
 # (c) continues the better of (a)/(b) for another STEPS steps with the small
 # egohands set (200 training frames against 1329 third-person ones) read three
 # times as often, at half the peak learning rate.
@@ -34,7 +42,7 @@ OVERSAMPLE = {"egohands_frames": 3}
 V2 = "d_v2_all_sets"
 V2_SETS = {"egohands_frames": 0.30, "rps_hands": 0.25, "phone_hands": 0.20,
            "webcam_hands": 0.15, "closeup_hands": 0.10}
-V2_STEPS = 6000
+V2_STEPS = 4000
 V2_AUGMENT = """
 data_augmentation_options { random_horizontal_flip {} }
 data_augmentation_options { ssd_random_crop_pad {
@@ -79,7 +87,7 @@ def write_v2(here: Path) -> None:
     reader.sample_from_datasets_weights.extend(V2_SETS.values())
     cfg.eval_config.num_examples = 0
     tc = cfg.train_config
-    tc.fine_tune_checkpoint = "../shared/weights/ssd_mobilenet_v1_0.75_depth_coco/model.ckpt"
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = START["b_ssd_v1_075_coco"]
     del tc.data_augmentation_options[:]
     text_format.Merge(V2_AUGMENT, tc)
     lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
@@ -98,6 +106,7 @@ def main() -> None:
             train_input_path=[f"data/{s}/records/train.record-*" for s in SETS],
             eval_input_path=[f"data/{s}/records/eval.record-*" for s in SETS],
             label_map_path="data/egohands_frames/label_map.pbtxt")
+        cfg.train_config.fine_tune_checkpoint, cfg.train_config.fine_tune_checkpoint_type = START[name]
         cfg.eval_config.num_examples = 0   # all held-out images
         save_pipeline(cfg, here / name / "pipeline.config",
                       header=f"{name}: {base} on egohands_frames + webcam_hands + closeup_hands, "
