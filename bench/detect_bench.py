@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=200, help="frames per run")
     p.add_argument("--num-threads", type=int, default=None,
                    help="TFLite / frozen-graph threads (default: all cores)")
+    p.add_argument("--compare-model", default=None, metavar="DIR",
+                   help="another export dir (e.g. the previous default model): its single-"
+                        "threaded rows run in the same process, and a table gives each "
+                        "format's end-to-end time against it")
     p.add_argument("--readme-out", default=None, help="also write the markdown table here")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -94,6 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     formats = [f for f in formats if f not in missing]
     if "frozen" not in formats:
         raise UserError(f"{model}: the frozen graph (the baseline) is required")
+    other = Path(args.compare_model) if args.compare_model else None
+    if other is not None and not other.is_dir():
+        raise UserError(f"--compare-model: not an export dir: {other}")
+
+    def measure(det, w, h, n):
+        with open_source(args.video, w, h) as src:
+            return run_pipeline(src, det, Outputs(), num_workers=n, queue_size=5,
+                                max_frames=args.max_frames, human=None)
 
     rows = []  # (format, (w, h), workers or 0, stats)
     for fmt in formats:
@@ -103,14 +115,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             for _ in range(3):
                 det(warm)
             for n in [0] + workers:
-                with open_source(args.video, w, h) as src:
-                    stats = run_pipeline(src, det, Outputs(), num_workers=n, queue_size=5,
-                                         max_frames=args.max_frames, human=None)
+                stats = measure(det, w, h, n)
                 rows.append((fmt, (w, h), n, stats))
                 print(f"{FORMAT_LABELS[fmt]:13s} {w}x{h} workers={n}: "
                       f"{stats.mean_fps:7.1f} fps ({stats.processed} frames)",
                       file=sys.stderr, flush=True)
         det.close()
+
+    # The compare model right after, format by format, single-threaded: the two
+    # models see the same load, so their ratio is the figure to trust.
+    compared = []  # (format, (w, h), this model's stats, other model's stats)
+    if other is not None:
+        for fmt in formats:
+            if not (other / FORMAT_FILES[fmt]).exists():
+                continue
+            det_new = Detector(model, format=fmt, num_threads=args.num_threads)
+            det_old = Detector(other, format=fmt, num_threads=args.num_threads)
+            for w, h in sizes:
+                for d in (det_new, det_old):
+                    for _ in range(3):
+                        d(np.zeros((h, w, 3), np.uint8))
+                # Alternate to spread load changes over both models evenly.
+                pairs = [(measure(det_new, w, h, 0), measure(det_old, w, h, 0)) for _ in range(2)]
+                new = max((p[0] for p in pairs), key=lambda s: s.mean_fps)
+                old = max((p[1] for p in pairs), key=lambda s: s.mean_fps)
+                compared.append((fmt, (w, h), new, old))
+                print(f"{FORMAT_LABELS[fmt]:13s} {w}x{h}: {new.mean_fps:7.1f} fps vs "
+                      f"{old.mean_fps:7.1f} fps ({other})", file=sys.stderr, flush=True)
+            det_new.close()
+            det_old.close()
 
     base = {size: s.mean_fps for fmt, size, n, s in rows if fmt == "frozen" and n == 0}
     lines = [
@@ -132,6 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += ["", f"Fastest: {FORMAT_LABELS[best[0]]}, {best[1][0]}x{best[1][1]}, "
                   f"{'single-threaded' if best[2] == 0 else f'{best[2]} worker(s)'}: "
                   f"{best[3].mean_fps:.1f} fps."]
+    if compared:
+        lines += ["", f"Against `{other}` (single-threaded, best of 2 alternating runs each):", "",
+                  "| format | capture | this model fps | other fps | time x other |",
+                  "|---|---|---:|---:|---:|"]
+        for fmt, (w, h), new, old in compared:
+            lines.append(f"| {FORMAT_LABELS[fmt]} | {w}x{h} | {new.mean_fps:.1f} | "
+                         f"{old.mean_fps:.1f} | {old.mean_fps / new.mean_fps:.2f}x |")
     table = "\n".join(lines) + "\n"
     print(table)
     if args.readme_out:
