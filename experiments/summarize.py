@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common.atomic import atomic_write_text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-VIEWS = ("all", "egohands_frames", "webcam_hands", "closeup_hands")
+VIEWS = ("all", "egohands_frames", "webcam_hands", "closeup_hands", "rps_hands", "phone_hands")
 KEYS = ("AP50", "AP", "AP75", "AR100")
+SIZE_KEYS = ("AP50s", "AP50m", "AP50l")   # recorded from issue 9 on; older runs lack them
 
 
 def _metrics(path: Path) -> dict | None:
@@ -28,7 +29,8 @@ def _metrics(path: Path) -> dict | None:
         return None
     data = json.loads(path.read_text())
     m = data["metrics"]
-    return {**{k: m[k] for k in KEYS}, "num_images": data["num_images"],
+    return {**{k: m[k] for k in KEYS}, **{k: m[k] for k in SIZE_KEYS if k in m},
+            "num_images": data["num_images"],
             "num_groundtruth": m["num_groundtruth"]}
 
 
