@@ -16,7 +16,7 @@ import numpy as np
 from common.atomic import atomic_write_text
 
 _DIGITS = 4
-_SCALARS = ("AP", "AP50", "AP75", "APs", "APm", "APl",
+_SCALARS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AP50s", "AP50m", "AP50l",
             "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 _COUNTS = ("num_images", "num_groundtruth", "num_difficult", "num_detections")
 

@@ -214,3 +214,9 @@ def test_ap50_per_box_size_separates_far_and_near_hands():
     assert m["AP50l"] == pytest.approx(0.0)
     assert m["AP50m"] == -1.0             # no medium boxes at all
     assert 0.4 < m["AP50"] < 0.6
+
+
+def test_metrics_json_keeps_per_size_ap(tmp_path: Path):
+    m = compute_metrics([gt("a.jpg", [[5, 5, 25, 25]])], [det("a.jpg", [[5, 5, 25, 25]], [0.9])], HAND)
+    write_metrics_json(m, tmp_path / "m.json")
+    assert read_metrics_json(tmp_path / "m.json")["metrics"]["AP50s"] == pytest.approx(1.0)
