@@ -45,3 +45,28 @@ for view in "${SETS[@]}"; do
     --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 \
     --records "data/$view/records/eval.record-*" --out "experiments/v1_baseline/eval_$view"
 done
+# The shipped model: export the chosen run, score every exported format on every
+# held-out set, and count false detections on hand-free crops (v1 alongside).
+SHIP=${SHIP:-d_v2_all_sets}
+if [ -f "train_dir/$SHIP/train_summary.json" ]; then
+  python3 experiments/summarize.py --write
+  python3 export.py --pipeline "experiments/$SHIP/pipeline.config" --checkpoint "train_dir/$SHIP" \
+    --out "train_dir/${SHIP}_export" --overwrite --formats frozen tflite tflite_int8 onnx \
+    --num-verify 60 --num-representative 200 --metrics "experiments/$SHIP/metrics.json"
+  for view in "${SETS[@]}"; do
+    for fmt in frozen tflite tflite_int8 onnx; do
+      python3 evaluate.py --pipeline "experiments/$SHIP/pipeline.config" \
+        --model "train_dir/${SHIP}_export" --format "$fmt" \
+        --records "data/$view/records/eval.record-*" --out "experiments/$SHIP/exported_${fmt}_$view"
+    done
+    python3 -m evaluation.false_positives --model "train_dir/${SHIP}_export" --format tflite_int8 \
+      --records "data/$view/records/eval.record-*" --out "experiments/$SHIP/false_positives_$view.json" \
+      --examples "experiments/$SHIP/false_positive_examples/$view"
+    python3 -m evaluation.false_positives --model train_dir/v1_model/exported_models/handtrack_default \
+      --format tflite_int8 --records "data/$view/records/eval.record-*" \
+      --out "experiments/v1_baseline/false_positives_$view.json"
+  done
+  python3 experiments/summarize.py --write
+  # Then: copy train_dir/${SHIP}_export into exported_models/handtrack_default
+  # (the model card there lists what ships).
+fi

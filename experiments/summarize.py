@@ -41,10 +41,20 @@ def collect(run: Path) -> dict:
         name = path.parent.name.removeprefix("exported_")
         view = next(v for v in VIEWS if name.endswith("_" + v))
         exported.setdefault(name[: -len(view) - 1], {})[view] = _metrics(path)
+    false_positives = {}
+    for v in VIEWS:
+        path = run / f"false_positives_{v}.json"
+        if path.exists():
+            fp = json.loads(path.read_text())
+            false_positives[v] = {k: fp[k] for k in ("crops", "false_positives", "fp_per_image",
+                                                     "threshold", "format")}
     summary = run / "train_summary.json"
-    return {"run": run.name, "pipeline": f"experiments/{run.name}/pipeline.config",
-            "train": json.loads(summary.read_text()) if summary.exists() else None,
-            "held_out": held_out, "exported": exported}
+    result = {"run": run.name, "pipeline": f"experiments/{run.name}/pipeline.config",
+              "train": json.loads(summary.read_text()) if summary.exists() else None,
+              "held_out": held_out, "exported": exported}
+    if false_positives:
+        result["false_positives"] = false_positives
+    return result
 
 
 def table(results: list[dict]) -> str:
