@@ -23,7 +23,7 @@ imp rps_hands 0.8,0.0,0.2
 imp phone_hands 0.8,0.0,0.2
 python3 experiments/make_configs.py
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
