@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Trains a tiny SSD (shared fixture), exports every format and evaluates two (~2.5 min).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,7 @@ def test_download_failure_names_the_offline_ways(tmp_path):
     assert "\n" not in msg
 
 
+@pytest.mark.slow
 def test_train_cli_flag_replaces_the_configs_url(coco_075, tiny_records, tmp_path):
     """The config keeps the official URL; the flag points at the local copy; nothing is fetched."""
     url = load_pipeline("ssd_mobilenet_v1_075_coco.config").train_config.fine_tune_checkpoint
@@ -102,6 +103,7 @@ def test_bad_flag_values_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_prepopulated_cache_entry_stands_in_for_the_download(coco_075, tiny_records, tmp_path,
                                                               monkeypatch, caplog):
     """HANDTRACK_CACHE + a link named after the archive: training restores with no network."""

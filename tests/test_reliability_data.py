@@ -94,6 +94,7 @@ def test_prep_egohands_refuses_foreign_nonempty_out(tmp_path):
     assert not (out / "raw").exists()
 
 
+@pytest.mark.slow
 def test_rebuild_deletes_only_what_handtrack_wrote(source, tmp_path):
     out = tmp_path / "ours"
     first = _import(source, out)
@@ -145,6 +146,7 @@ def _limit_file_size(limit: int):
     return apply
 
 
+@pytest.mark.slow
 def test_disk_full_during_prep(source, tmp_path):
     """Disk full, simulated with RLIMIT_FSIZE in the child (no tmpfs mount without root):
     every write past 2 KB fails with EFBIG, as a full disk fails with ENOSPC."""
@@ -186,6 +188,7 @@ def _png_bomb(path: Path, width: int, height: int) -> None:
                      + chunk(b"IDAT", body) + chunk(b"IEND", b""))
 
 
+@pytest.mark.slow
 def test_decompression_bomb_is_named_with_its_size(tmp_path):
     images = tmp_path / "images"
     images.mkdir()

@@ -153,6 +153,7 @@ def test_broken_pipe_exits_quietly(tmp_path):
 
 # --- 10. models that cannot load -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_unknown_op_graph_and_corrupt_saved_model(tmp_path):
     import tensorflow as tf
 

@@ -23,6 +23,8 @@ from tests.conftest import REPO_ROOT  # noqa: E402
 from tests.synthetic_data import tiny_pipeline  # noqa: E402
 
 TIMEOUT = 300
+# Most tests here run train.py or a real training loop (10-30 s each on 2 cores).
+pytestmark = pytest.mark.slow
 
 
 def _env() -> dict:

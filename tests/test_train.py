@@ -16,6 +16,8 @@ tf = pytest.importorskip("tensorflow")
 from tests.synthetic_data import tiny_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
+# Every test here trains a real SSD or starts train.py/evaluate.py (10-70 s each on 2 cores).
+pytestmark = pytest.mark.slow
 def run_cli(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
