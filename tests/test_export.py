@@ -112,6 +112,7 @@ def test_export_is_atomic_and_refuses_overwrite(tmp_path):
     out = tmp_path / "m"
     out.mkdir()
     (out / "old.txt").write_text("old")
+    (out / "export_info.json").write_text("{}")   # an earlier export: --overwrite may replace it
     kwargs = dict(input_size=INPUT_SIZE, representative_images=frames, label_names=["hand"],
                   formats=("frozen",), num_verify=0)
     with pytest.raises(UserError, match="already exists"):

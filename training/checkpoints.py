@@ -174,7 +174,7 @@ def _delete_checkpoint(prefix: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def resume_latest(ckpt: tf.train.Checkpoint, model_dir: Path) -> str | None:
+def resume_latest(ckpt: tf.train.Checkpoint, model_dir: Path, repair: bool = True) -> str | None:
     """Restore the newest readable checkpoint in `model_dir` into `ckpt`, fully.
 
     `ckpt`'s optimizer must already be built (its slot variables exist), so
@@ -182,8 +182,9 @@ def resume_latest(ckpt: tf.train.Checkpoint, model_dir: Path) -> str | None:
     does not match completely (another optimizer, another model) is an error,
     never a silent partial restore. A checkpoint that cannot be read (cut short
     by a full disk, a killed copy) is deleted with a warning and the previous
-    one is tried; the `checkpoint` state file is rewritten to match.
-    Returns the restored prefix, or None when there is no checkpoint.
+    one is tried; the `checkpoint` state file is rewritten to match. With
+    `repair` False (a non-chief worker: the folder is the chief's) nothing is
+    deleted or rewritten. Returns the restored prefix, or None when there is none.
     """
     candidates = _numbered_checkpoints(model_dir)
     dropped = []
@@ -194,22 +195,23 @@ def resume_latest(ckpt: tf.train.Checkpoint, model_dir: Path) -> str | None:
             # IndexError: "Read less bytes than requested" from a cut-short data file.
             if isinstance(exc, ValueError) and "shape" in str(exc).lower():
                 raise CheckpointMismatch(_mismatch(prefix, model_dir, exc)) from None
-            log.warning("checkpoint %s is unreadable (%s); deleting it and falling back to "
-                        "the previous one", prefix, str(exc).splitlines()[0][:160])
-            _delete_checkpoint(prefix)
+            log.warning("checkpoint %s is unreadable (%s); %sfalling back to the previous one",
+                        prefix, str(exc).splitlines()[0][:160], "deleting it and " if repair else "")
+            if repair:
+                _delete_checkpoint(prefix)
             dropped.append(prefix)
             continue
         try:
             status.assert_consumed()
         except AssertionError as exc:
             raise CheckpointMismatch(_mismatch(prefix, model_dir, exc)) from None
-        if dropped:
+        if dropped and repair:
             remaining = _numbered_checkpoints(model_dir)
             tf.compat.v1.train.update_checkpoint_state(
                 str(model_dir), prefix, all_model_checkpoint_paths=list(reversed(remaining)))
         return prefix
     if dropped:
-        raise UserError(f"--model-dir {model_dir}: no readable checkpoint left (deleted "
+        raise UserError(f"--model-dir {model_dir}: no readable checkpoint left (unreadable: "
                         f"{', '.join(Path(p).name for p in dropped)}); rerun to start from "
                         f"the beginning")
     return None

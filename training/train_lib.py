@@ -163,7 +163,7 @@ def train(pipeline, options: TrainOptions) -> dict:
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
 
-    restored = checkpoints.resume_latest(ckpt, model_dir)
+    restored = checkpoints.resume_latest(ckpt, model_dir, repair=chief)
     manager = tf.train.CheckpointManager(ckpt, str(write_dir), max_to_keep=options.max_checkpoints)
     if restored:
         log.info("resuming from %s at step %d", restored, int(step.numpy()))
@@ -181,6 +181,8 @@ def train(pipeline, options: TrainOptions) -> dict:
                  "checkpoint; rerun to continue)")
     elif start_step >= options.num_steps:
         log.info("already trained to step %d (num_steps %d); nothing to do", start_step, options.num_steps)
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
         return {"step": start_step, "resumed": True}
 
     cfg = model.config
