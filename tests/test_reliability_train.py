@@ -170,7 +170,6 @@ def test_resume_refuses_a_checkpoint_that_does_not_fit(tiny_records, two_checkpo
     assert not (run / "ckpt-4.index").exists()
 
 
-@pytest.mark.slow   # a real train.py run, ~30 s on 2 cores
 def test_num_steps_0_trains_until_stopped(tiny_records, tmp_path):
     """Issue 8: num_steps 0 used to train nothing and exit 0 ("already trained to step 0").
     Now it follows the OD API: train until stopped; SIGTERM saves and exits 143."""
@@ -197,7 +196,6 @@ def test_num_steps_0_trains_until_stopped(tiny_records, tmp_path):
     assert step >= 2
 
 
-@pytest.mark.slow   # a real train.py run, ~30 s on 2 cores
 def test_disk_full_checkpoint_save_is_one_line_and_leaves_no_temp(tiny_records, tmp_path):
     """Disk full, simulated with RLIMIT_FSIZE (no tmpfs mount here): any file write past
     1 MB fails with EFBIG, so the checkpoint (~10 MB of weights) cannot be saved."""
