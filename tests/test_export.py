@@ -25,11 +25,12 @@ def export_dir():
 def test_export_dir_contents(export_dir):
     names = {p.name for p in export_dir.iterdir()}
     assert {"frozen_inference_graph.pb", "saved_model", "model.tflite", "model_int8.tflite",
-            "label_map.pbtxt", "pipeline.config", "metrics.json", "export_info.json"} <= names
+            "model.onnx", "label_map.pbtxt", "pipeline.config", "metrics.json",
+            "export_info.json"} <= names
     assert not [p for p in export_dir.parent.iterdir() if ".tmp-" in p.name]
     info = json.loads((export_dir / "export_info.json").read_text())
     assert info["input_size"] == list(INPUT_SIZE) and info["labels"] == ["hand"]
-    assert set(info["agreement_vs_frozen"]) == {"saved_model", "tflite", "tflite_int8"}
+    assert set(info["agreement_vs_frozen"]) == {"saved_model", "tflite", "tflite_int8", "onnx"}
     assert all(a["within_tolerance"] for a in info["agreement_vs_frozen"].values())
     # int8 documents which ops stayed float (NMS has no int8 kernel)
     assert "NON_MAX_SUPPRESSION_V5" in info["formats"]["tflite_int8"]["float_ops"]

@@ -32,10 +32,10 @@ def real_export(trained_tiny_checkpoint, tmp_path_factory):
 def test_all_formats_written_and_agree(real_export):
     names = {p.name for p in real_export.iterdir()}
     assert {"frozen_inference_graph.pb", "saved_model", "model.tflite", "model_int8.tflite",
-            "label_map.pbtxt", "pipeline.config", "export_info.json"} <= names
+            "model.onnx", "label_map.pbtxt", "pipeline.config", "export_info.json"} <= names
     info = json.loads((real_export / "export_info.json").read_text())
     assert info["input_size"] == [96, 96]
-    assert set(info["agreement_vs_frozen"]) == {"saved_model", "tflite", "tflite_int8"}
+    assert set(info["agreement_vs_frozen"]) == {"saved_model", "tflite", "tflite_int8", "onnx"}
 
 
 def test_detector_loads_every_format_of_the_real_model(real_export, trained_tiny_checkpoint):
@@ -45,7 +45,7 @@ def test_detector_loads_every_format_of_the_real_model(real_export, trained_tiny
 
     image = cv2.imread(str(next((trained_tiny_checkpoint[2] / "images" / "train").glob("*.jpg"))))
     results = {}
-    for fmt in ("frozen", "saved_model", "tflite", "tflite_int8"):
+    for fmt in ("frozen", "saved_model", "tflite", "tflite_int8", "onnx"):
         detections = Detector(real_export, format=fmt)(image)
         assert detections.boxes.shape[1] == 4
         assert np.all(detections.boxes[:, 2] >= detections.boxes[:, 0])

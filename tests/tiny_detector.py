@@ -101,7 +101,7 @@ _EXPORT_CACHE: dict[str, object] = {}
 
 
 def tiny_export_dir():
-    """Export TinyDetector once per test session (all four formats) and return the dir.
+    """Export TinyDetector once per test session (every format) and return the dir.
 
     Cached at module level (not a pytest fixture) so several test files share
     one export; the temp dir is removed at interpreter exit.
