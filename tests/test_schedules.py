@@ -106,10 +106,6 @@ def test_exponential_decay_without_staircase_and_burnin_at_base_rate():
           [0, 9, 10, 11, 37, 60, 61, 333])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "training/optimizers.py ExponentialDecayWithBurnin applies min_learning_rate after the "
-    "decay but not to the burn-in rate; the OD API takes max(burn-in or decayed rate, "
-    "min_learning_rate), so a burn-in rate below the floor is raised to the floor"))
 def test_exponential_decay_floor_also_bounds_the_burnin_rate():
     text = """momentum_optimizer { learning_rate { exponential_decay_learning_rate {
         initial_learning_rate: 0.1 decay_steps: 100 decay_factor: 0.5

@@ -21,11 +21,12 @@ class ExponentialDecayWithBurnin(tf_keras.optimizers.schedules.LearningRateSched
         exponent = (step - self.burnin_steps) / float(self.decay_steps)
         if self.staircase:
             exponent = tf.floor(exponent)
-        lr = tf.maximum(self.initial * tf.pow(self.decay_factor, tf.maximum(exponent, 0.0)), self.min_lr)
+        lr = self.initial * tf.pow(self.decay_factor, tf.maximum(exponent, 0.0))
         if self.burnin_steps > 0:
             burnin = self.burnin_lr if self.burnin_lr > 0 else self.initial
             lr = tf.where(step < self.burnin_steps, burnin, lr)
-        return lr
+        # The OD API's floor bounds the burn-in rate too.
+        return tf.maximum(lr, self.min_lr)
 
     def get_config(self):
         return dict(initial=self.initial, decay_steps=self.decay_steps, decay_factor=self.decay_factor)
