@@ -14,13 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
 import cv2
 import numpy as np
 
+from common.atomic import publish, temp_file_beside
 from common.errors import UserError
 from detect.detections import Detections
 from detect.drawing import draw_detections, draw_fps, draw_hands
@@ -63,13 +63,9 @@ def _temp_beside(final: Path, flag: str) -> Path:
     """A temp file next to `final`; any OS error (read-only, missing permission, a
     parent that is a file) is one UserError naming the flag, before any frame is read."""
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix or ".tmp",
-                                   dir=final.parent)
+        return temp_file_beside(final, suffix=final.suffix or ".tmp")
     except OSError as exc:
         raise UserError(f"{flag} {final}: cannot write there ({exc.strerror or exc})") from None
-    os.close(fd)
-    return Path(tmp)
 
 
 def check_output_paths(output: str | None, json_path: str | None) -> None:
@@ -180,12 +176,9 @@ class Outputs:
             self._writer.release()
         if self._json is not None and self._json is not sys.stdout:
             self._json.close()
-        umask = os.umask(0)
-        os.umask(umask)
         for tmp, final in self._pending:
             if keep:
-                os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it owner-only
-                os.replace(tmp, final)
+                publish(tmp, final)
             else:
                 tmp.unlink(missing_ok=True)
         if self._window_open:

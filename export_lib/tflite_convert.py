@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from common.atomic import atomic_write_bytes
+
 
 def convert(saved_model: str, out: str, calibration: np.ndarray | None = None) -> None:
     """Float model, or (with calibration images [K, h, w, 3] uint8) a full-integer one:
@@ -33,10 +35,7 @@ def convert(saved_model: str, out: str, calibration: np.ndarray | None = None) -
                                           tf.lite.OpsSet.TFLITE_BUILTINS]
         conv.inference_input_type = tf.uint8
     data = conv.convert()
-    tmp = f"{out}.partial"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, out)
+    atomic_write_bytes(out, data)
 
 
 def main(argv: list[str] | None = None) -> int:
