@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from common.atomic import atomic_write_bytes
 from common.errors import UserError
 from data_prep.annotations import ImageAnn
 from data_prep.label_map import IGNORE_CLASS
 from data_prep.splits import SPLITS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +40,14 @@ def png_name(split: str, image: ImageAnn) -> str:
     return f"{split}__{stem}.png"
 
 
-def draw(image_bgr, boxes, class_names: Sequence[str]):
-    """Boxes with their class name; ignore/difficult boxes in grey."""
-    import cv2
+def draw(image_bgr: "np.ndarray", boxes: Sequence, class_names: Sequence[str]) -> "np.ndarray":
+    """Boxes with their class name, one colour per class; ignore/difficult boxes in grey.
 
-    scale = max(0.4, image_bgr.shape[1] / 1600)
+    Drawn with the detector's `draw_box`, so a prepared image and a detection look alike.
+    Annotation maxima are exclusive pixel edges, hence the -1.
+    """
+    from detect.drawing import draw_box
+
     thickness = max(1, round(image_bgr.shape[1] / 640))
     for box in boxes:
         if box.label == IGNORE_CLASS or box.difficult:
@@ -49,11 +55,8 @@ def draw(image_bgr, boxes, class_names: Sequence[str]):
         else:
             idx = class_names.index(box.label) if box.label in class_names else 0
             color = _COLORS[idx % len(_COLORS)]
-        p0 = (int(round(box.xmin)), int(round(box.ymin)))
-        p1 = (int(round(box.xmax)) - 1, int(round(box.ymax)) - 1)
-        cv2.rectangle(image_bgr, p0, p1, color, thickness)
-        cv2.putText(image_bgr, box.label, (p0[0] + 2, max(p0[1] - 4, int(12 * scale))),
-                    cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+        draw_box(image_bgr, (box.xmin, box.ymin, box.xmax - 1, box.ymax - 1), box.label,
+                 color, thickness)
     return image_bgr
 
 
