@@ -46,7 +46,8 @@ def images_from_tfrecords(files: Sequence[str], limit: int = 100,
     sampled uniformly from every record of every file (same seed, same images)."""
     import tensorflow as tf
 
-    feature = {"image/encoded": tf.io.FixedLenFeature([], tf.string)}
+    from training.inputs import ExampleDecoder
+
     shown = list(files)[:3]
     try:
         records = reservoir_sample(
@@ -57,8 +58,7 @@ def images_from_tfrecords(files: Sequence[str], limit: int = 100,
         raise UserError(f"--representative-data: {shown} hold no records")
     for _, record in records:
         try:
-            ex = tf.io.parse_single_example(record, feature)
-            img = tf.io.decode_image(ex["image/encoded"], channels=3, expand_animations=False)
+            img = ExampleDecoder.image(record)
         except tf.errors.OpError as exc:
             raise UserError(f"--representative-data: bad record in {shown} "
                             f"(needs a JPEG/PNG in 'image/encoded'): {exc.message}") from None

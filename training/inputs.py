@@ -24,9 +24,10 @@ AUGMENT_MAX_SIDE = 640
 
 
 class ExampleDecoder:
-    """TfExampleDecoder plus the `difficult` flag, as one dict of tensors."""
+    """The one reader of our OD-API records: TfExampleDecoder plus the `difficult`
+    flag, as one dict of tensors (`__call__`), or the image alone (`image`)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._decoder = tf_example_decoder.TfExampleDecoder(regenerate_source_id=False)
 
     def __call__(self, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -46,6 +47,15 @@ class ExampleDecoder:
             "classes": tf.cast(decoded["groundtruth_classes"], tf.int32),
             "ignore": tf.cast(difficult, tf.bool),
         }
+
+    @staticmethod
+    def image(serialized: tf.Tensor) -> tf.Tensor:
+        """uint8 RGB [H, W, 3] from `image/encoded` alone, decoded as TfExampleDecoder
+        decodes it. For int8 calibration, which needs pixels only: it reads any record
+        with an image, where the full decode would demand every OD-API field."""
+        encoded = tf.io.parse_single_example(
+            serialized, {"image/encoded": tf.io.FixedLenFeature((), tf.string)})["image/encoded"]
+        return tf.io.decode_image(encoded, channels=3, expand_animations=False)
 
 
 def limit_size(image: tf.Tensor, max_side: int) -> tf.Tensor:
