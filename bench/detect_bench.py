@@ -26,21 +26,12 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.cli import quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from common.cli import check_flag, parse_sizes, quiet_tensorflow, run_main, setup_logging  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 FORMAT_LABELS = {"frozen": "frozen graph", "saved_model": "SavedModel",
                  "tflite": "TFLite float", "tflite_int8": "TFLite int8",
                  "onnx": "ONNX (onnxruntime)"}
-
-
-def _sizes(text: str) -> list[tuple[int, int]]:
-    try:
-        out = [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",")]
-        assert all(len(s) == 2 and s[0] > 0 and s[1] > 0 for s in out)
-        return out  # type: ignore[return-value]
-    except (ValueError, AssertionError):
-        raise UserError(f"--sizes: expected WxH[,WxH...], got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,13 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    sizes = _sizes(args.sizes)
+    sizes = parse_sizes("--sizes", args.sizes)
     try:
         workers = [int(w) for w in args.workers.split(",")]
     except ValueError:
         raise UserError(f"--workers: expected N[,N...], got {args.workers!r}") from None
-    if args.max_frames < 1 or any(w < 1 for w in workers):
-        raise UserError("--max-frames and --workers must be >= 1")
+    check_flag("--max-frames", args.max_frames, at_least=1)
+    for w in workers:
+        check_flag("--workers", w, at_least=1)
     quiet_tensorflow()
     setup_logging(args.verbose)
     import logging

@@ -55,15 +55,57 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("absl").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+def _out_of_bounds(value: float, at_least: float | None, at_most: float | None) -> str | None:
+    """The complaint about `value` ("must be >= 1, got 0"), or None when it is in bounds."""
+    if (at_least is None or value >= at_least) and (at_most is None or value <= at_most):
+        return None
+
+    def show(v: float) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    if at_least is not None and at_most is not None:
+        return f"must be in [{show(at_least)}, {show(at_most)}], got {show(value)}"
+    if at_least is not None:
+        return f"must be >= {show(at_least)}, got {show(value)}"
+    return f"must be <= {show(at_most)}, got {show(value)}"
+
+
 def int_at_least(minimum: int) -> Callable[[str], int]:
     """argparse `type=` for counts: argparse turns the ValueError into a usage error naming the flag."""
     def parse(text: str) -> int:
         value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        problem = _out_of_bounds(value, minimum, None)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
         return value
     parse.__name__ = f"integer >= {minimum}"
     return parse
+
+
+def check_flag(flag: str, value: float | None, *, at_least: float | None = None,
+               at_most: float | None = None) -> None:
+    """Bound check after parsing, for CLIs whose every mistake is one `error: ...` line
+    (a UserError through `run_main`) rather than argparse's usage text. None (unset) passes."""
+    if value is None:
+        return
+    problem = _out_of_bounds(value, at_least, at_most)
+    if problem:
+        raise UserError(f"{flag} {problem}")
+
+
+def parse_sizes(flag: str, text: str) -> list[tuple[int, int]]:
+    """"WxH[,WxH...]" -> [(w, h), ...] with positive sizes, or one UserError naming the flag."""
+    sizes = []
+    for item in text.split(","):
+        parts = item.strip().lower().split("x")
+        try:
+            w, h = (int(v) for v in parts)
+        except ValueError:
+            raise UserError(f"{flag}: expected WxH[,WxH...], got {text!r}") from None
+        if w <= 0 or h <= 0:
+            raise UserError(f"{flag}: expected WxH[,WxH...], got {text!r}")
+        sizes.append((w, h))
+    return sizes
 
 
 def run_main(main: Callable[[Sequence[str] | None], int | None],

@@ -12,7 +12,7 @@ import contextlib
 import sys
 from typing import Sequence
 
-from common.cli import int_at_least, quiet_tensorflow, setup_logging
+from common.cli import check_flag, int_at_least, quiet_tensorflow, setup_logging
 from common.errors import UserError
 from detect.detector import PREFERENCE, DEFAULT_MODEL, FORMATS
 
@@ -77,18 +77,15 @@ EXIT_FRAMES_LOST = 1      # the input was damaged: some frames could not be read
 
 
 def _validate(args: argparse.Namespace, threaded: bool) -> None:
-    if threaded and not 1 <= args.num_workers <= MAX_WORKERS:
-        raise UserError(f"--num-workers must be in 1..{MAX_WORKERS}, got {args.num_workers}")
-    if threaded and args.queue_size is not None and args.queue_size < 1:
-        raise UserError(f"--queue-size must be >= 1, got {args.queue_size}")
-    if not 0.0 <= args.score_thresh <= 1.0:
-        raise UserError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UserError(f"--max-frames must be >= 1, got {args.max_frames}")
-    if args.num_threads is not None and args.num_threads < 1:
-        raise UserError(f"--num-threads must be >= 1, got {args.num_threads}")
-    if args.width <= 0 or args.height <= 0:
-        raise UserError(f"--width/--height must be positive, got {args.width}x{args.height}")
+    """Flag bounds, checked after parsing so each mistake is one `error:` line (exit 2)."""
+    if threaded:
+        check_flag("--num-workers", args.num_workers, at_least=1, at_most=MAX_WORKERS)
+        check_flag("--queue-size", args.queue_size, at_least=1)
+    check_flag("--score-thresh", args.score_thresh, at_least=0.0, at_most=1.0)
+    check_flag("--max-frames", args.max_frames, at_least=1)
+    check_flag("--num-threads", args.num_threads, at_least=1)
+    check_flag("--width", args.width, at_least=1)
+    check_flag("--height", args.height, at_least=1)
     from detect.streaming import parse_host_port
 
     for flag, value, default_host in (("--osc", args.osc, None), ("--udp", args.udp, None),
