@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
+from detect.detector import FORMATS
 
 
-def parse_args(argv):
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--pipeline", required=True, help="pipeline.config path or bare name")
@@ -19,7 +20,7 @@ def parse_args(argv):
                       help="training folder (newest checkpoint is used) or a checkpoint prefix")
     what.add_argument("--model", help="an exported model dir/file (as detect_*.py take), to measure "
                                       "what ships, e.g. the int8 TFLite model")
-    p.add_argument("--format", choices=["frozen", "saved_model", "tflite", "tflite_int8"],
+    p.add_argument("--format", choices=FORMATS,
                    default=None, help="with --model: which exported format to evaluate")
     p.add_argument("--split", default="eval", choices=["eval", "test"],
                    help="eval_input_reader records, or the matching test records")
