@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 import tf_keras
+from official.vision.utils.object_detection import box_list, faster_rcnn_box_coder
 
 from ssd.postprocess import batched_nms
 
@@ -24,29 +25,27 @@ INPUT_SIZE = (32, 32)
 GRID = 4  # 4x4 cells of 8x8 pixels, one anchor per cell
 
 
+BOX_CODER_SCALES = [10.0, 10.0, 5.0, 5.0]  # the OD API's faster_rcnn_box_coder defaults
+
+
 def _anchors() -> np.ndarray:
+    """One anchor per cell, corners (ymin, xmin, ymax, xmax) normalised, as BoxList takes."""
     c = (np.arange(GRID, dtype=np.float32) + 0.5) / GRID
     yc, xc = np.meshgrid(c, c, indexing="ij")
-    size = np.full_like(yc, 1.0 / GRID)
-    return np.stack([yc.ravel(), xc.ravel(), size.ravel(), size.ravel()], axis=-1)
+    half = np.full_like(yc, 0.5 / GRID)
+    return np.stack([(yc - half).ravel(), (xc - half).ravel(),
+                     (yc + half).ravel(), (xc + half).ravel()], axis=-1)
 
 
+def decode_boxes(box_encodings: tf.Tensor, anchors: tf.Tensor) -> tf.Tensor:
+    """The official Faster R-CNN box coder (as ssd.model uses): box_encodings [B, A, 4]
+    (ty, tx, th, tw), anchor corners [A, 4] -> boxes [B, A, 4] (ymin, xmin, ymax, xmax)."""
+    batch = tf.shape(box_encodings)[0]
+    coder = faster_rcnn_box_coder.FasterRcnnBoxCoder(BOX_CODER_SCALES)
+    decoded = coder.decode(tf.reshape(box_encodings, [-1, 4]),
+                           box_list.BoxList(tf.tile(anchors, [batch, 1]))).get()
+    return tf.reshape(decoded, [batch, -1, 4])
 
-def decode_boxes(box_encodings: tf.Tensor, anchors: tf.Tensor,
-                 scale_factors: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
-                 ) -> tf.Tensor:
-    """Faster R-CNN box coder: (ty, tx, th, tw) relative to anchors (ycenter, xcenter, h, w).
-
-    box_encodings [B, A, 4], anchors [A, 4] -> boxes [B, A, 4] (ymin, xmin, ymax, xmax).
-    """
-    ty, tx, th, tw = tf.unstack(box_encodings, axis=-1)
-    ya, xa, ha, wa = tf.unstack(anchors, axis=-1)
-    sy, sx, sh, sw = scale_factors
-    yc = ty / sy * ha + ya
-    xc = tx / sx * wa + xa
-    h = tf.exp(th / sh) * ha
-    w = tf.exp(tw / sw) * wa
-    return tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=-1)
 
 class TinyDetector(tf_keras.Model):
     def __init__(self, seed: int = 0) -> None:
