@@ -18,9 +18,10 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, TypeVar, Union
 
 from google.protobuf import text_format
+from google.protobuf.message import Message
 
 from common.atomic import atomic_write_text
 from common.errors import UserError
@@ -85,6 +86,8 @@ def _parse_error_message(exc: text_format.ParseError, text: str, shown: str) -> 
     line, col = exc.GetLine(), exc.GetColumn()
     msg = _SOURCE_LINE.sub("", _POSITION.sub("", str(exc)))
     where = f"{shown}:{line}:{col}" if line else shown
+    if msg == 'Expected "}".' and _unclosed(text):
+        return f"{where}: unclosed {{ (the file ends inside a block)"
     m = _UNKNOWN_FIELD.search(msg)
     if not m:
         return f"{where}: {msg}"
@@ -111,16 +114,32 @@ def _parse_error_message(exc: text_format.ParseError, text: str, shown: str) -> 
     return text_out
 
 
+def _unclosed(text: str) -> bool:
+    """More `{` than `}` outside strings and comments: the file ends inside a block
+    (text_format only says 'Expected "}"' at the last token)."""
+    symbols = [t.text for t in _locate.tokenize(text) if t.kind == "symbol"]
+    return symbols.count("{") > symbols.count("}")
+
+
+M = TypeVar("M", bound=Message)
+
+
+def parse_text(text: str, message: M, shown: str) -> M:
+    """Parse text-format protobuf into `message` (a message of config/pipeline.proto:
+    a pipeline.config, a label map). Syntax errors and unknown fields raise UserError
+    as `shown:line:col: ...`, with a "did you mean" for a misspelt field name."""
+    try:
+        text_format.Parse(text, message)
+    except text_format.ParseError as exc:
+        raise UserError(_parse_error_message(exc, text, shown)) from None
+    return message
+
+
 def parse_pipeline(text: str, path: Optional[PathLike] = None) -> TrainEvalPipelineConfig:
     """Parse pipeline.config text. Syntax errors and unknown fields raise
     UserError as `file:line:col: ...`. No validation (see `validate`)."""
     shown = display_path(path) if path is not None else "<config>"
-    config = TrainEvalPipelineConfig()
-    try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as exc:
-        raise UserError(_parse_error_message(exc, text, shown)) from None
-    return config
+    return parse_text(text, TrainEvalPipelineConfig(), shown)
 
 
 def normalise(config: TrainEvalPipelineConfig) -> TrainEvalPipelineConfig:

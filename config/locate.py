@@ -39,7 +39,8 @@ class _Tok(NamedTuple):
     col: int   # 1-based
 
 
-def _tokenize(text: str) -> List[_Tok]:
+def tokenize(text: str) -> List[_Tok]:
+    """Tokens with their 1-based line and column; spaces and comments dropped."""
     tokens: List[_Tok] = []
     line, line_start = 1, 0
     for m in _TOKEN.finditer(text):
@@ -127,7 +128,7 @@ class _Parser:
 
 def field_locations(text: str) -> Dict[PathKey, Tuple[int, int]]:
     """Map each field path in `text` to the (line, column) of its name, 1-based."""
-    parser = _Parser(_tokenize(text))
+    parser = _Parser(tokenize(text))
     parser.message((), None)
     return parser.out
 

@@ -3,8 +3,9 @@
 The label map is the contract between data and model: class id k (1-based,
 0 is background) in the TFRecords is the k-th name here. Training imports
 `read_label_map` to size its classifier; `write_label_map` writes ids 1..N in
-list order. A tiny parser instead of the OD API's protobuf keeps this module
-free of heavy imports.
+list order. Label maps are parsed with protobuf's text_format against the OD
+API's `StringIntLabelMap`, defined in config/pipeline.proto, by the same code
+that parses pipeline.config: one tokenizer, the same `file:line:col` errors.
 
 `ignore` is reserved for ignore regions (see data_prep/__init__.py): it is never
 written, and `read_label_map` skips an item named `ignore` (maps made by other
@@ -13,14 +14,17 @@ tools may list it), so the returned names are always the real classes 1..N.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
+
+from google.protobuf import text_format
 
 from common.atomic import atomic_write_text
 from common.errors import UserError
+from config import locate
+from config.loader import parse_text
+from config.pipeline_pb2 import StringIntLabelMap
 
 IGNORE_CLASS = "ignore"
-_TOKEN = re.compile(r"""\s*(?:(#[^\n]*)|([{}:])|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|([^\s{}:#'"]+))""")
 
 
 def label_map_text(names: list[str]) -> str:
@@ -49,35 +53,6 @@ def _check_names(names: list[str], where: str) -> None:
         raise UserError(f"{where}: duplicate class names in {names}")
 
 
-def _tokens(text: str, where: str) -> list[str]:
-    tokens, pos = [], 0
-    text = text.rstrip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            raise UserError(f"{where}: cannot parse label map near {text[pos:pos + 30]!r}")
-        pos = match.end()
-        if match.group(1) is None:
-            tokens.append(match.group(0).strip())
-    return tokens
-
-
-def _unquote(token: str) -> str:
-    if token[:1] in "'\"":
-        return re.sub(r"\\(.)", r"\1", token[1:-1])
-    return token
-
-
-def _line_of_id(text: str, path: Path, idx: int, occurrence: int) -> str:
-    """`path:line` of the n-th `id: idx` in the file (just `path` if not found)."""
-    import re
-
-    hits = [m for m in re.finditer(rf"\bid\s*:\s*{idx}\b", text)]
-    if len(hits) >= occurrence:
-        return f"{path}:{text.count(chr(10), 0, hits[occurrence - 1].start()) + 1}"
-    return str(path)
-
-
 def read_label_map(path: str | os.PathLike) -> list[str]:
     """Class names ordered by id; ids must be exactly 1..N (an `ignore` item is skipped)."""
     path = Path(path)
@@ -85,37 +60,20 @@ def read_label_map(path: str | os.PathLike) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read label map: {exc}") from None
-    tokens = _tokens(text, str(path))
-    items: list[dict[str, str]] = []
-    i = 0
-    while i < len(tokens):
-        if tokens[i] != "item" or tokens[i + 1:i + 2] != ["{"]:
-            raise UserError(f"{path}: expected 'item {{', got {tokens[i]!r}")
-        i += 2
-        item: dict[str, str] = {}
-        while i < len(tokens) and tokens[i] != "}":
-            if i + 2 >= len(tokens) or tokens[i + 1] != ":":
-                raise UserError(f"{path}: expected 'key: value' inside item, got {tokens[i]!r}")
-            item[tokens[i]] = _unquote(tokens[i + 2])
-            i += 3
-        if i >= len(tokens):
-            raise UserError(f"{path}: unclosed item {{")
-        i += 1
-        items.append(item)
+    label_map = parse_text(text, StringIntLabelMap(), str(path))
     by_id: dict[int, str] = {}
-    for item in items:
-        if "id" not in item or "name" not in item:
-            raise UserError(f"{path}: every item needs an id and a name, got {item}")
-        try:
-            idx = int(item["id"])
-        except ValueError:
-            raise UserError(f"{path}: id must be an integer, got {item['id']!r}") from None
-        if item["name"] == IGNORE_CLASS:
+    for index, item in enumerate(label_map.item):
+        if not (item.HasField("id") and item.HasField("name")):
+            raise UserError(f"{path}: every item needs an id and a name, got "
+                            f"item {{ {text_format.MessageToString(item, as_one_line=True)} }}")
+        if item.name == IGNORE_CLASS:
             continue
-        if idx in by_id:
-            raise UserError(f"{_line_of_id(text, path, idx, 2)}: id {idx} appears twice "
-                            f"({by_id[idx]!r} and {item['name']!r}); ids must be 1..N, one each")
-        by_id[idx] = item["name"]
+        if item.id in by_id:
+            line, _ = locate.field_locations(text).get((("item", index), ("id", 0)), (0, 0))
+            where = f"{path}:{line}" if line else str(path)
+            raise UserError(f"{where}: id {item.id} appears twice ({by_id[item.id]!r} and "
+                            f"{item.name!r}); ids must be 1..N, one each")
+        by_id[item.id] = item.name
     if sorted(by_id) != list(range(1, len(by_id) + 1)):
         raise UserError(f"{path}: class ids must be 1..N without gaps, got {sorted(by_id)}")
     names = [by_id[k] for k in sorted(by_id)]

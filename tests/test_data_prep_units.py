@@ -78,6 +78,29 @@ def test_bad_label_maps(tmp_path, text, message):
     assert "lm.pbtxt" in str(info.value)
 
 
+def test_label_map_errors_name_file_and_line(tmp_path):
+    """Parsed with text_format against the OD API's StringIntLabelMap: a misspelt field
+    or a bad value names file:line:col; a duplicate id names the line of the second."""
+    path = tmp_path / "lm.pbtxt"
+    path.write_text("item {\n  id: 1\n  nme: 'hand'\n}\n")
+    with pytest.raises(UserError, match=r'lm\.pbtxt:3:3: unknown field "nme".*"name"'):
+        read_label_map(path)
+    path.write_text("item {\n  id: one\n  name: 'hand'\n}\n")
+    with pytest.raises(UserError, match=r"lm\.pbtxt:2:7: .*integer"):
+        read_label_map(path)
+    path.write_text("item { id: 1 name: 'a' }\n\nitem {\n  name: 'b'\n  id: 1\n}\n")
+    with pytest.raises(UserError, match=r"lm\.pbtxt:5: id 1 appears twice"):
+        read_label_map(path)
+
+
+def test_label_map_accepts_every_od_api_item_field(tmp_path):
+    path = tmp_path / "lm.pbtxt"
+    path.write_text("item { name: 'hand' id: 1 display_name: 'Hand' keypoints { id: 1 label: "
+                    "'wrist' } ancestor_ids: 5 descendant_ids: 6 frequency: RARE "
+                    "instance_count: 3 }\n")
+    assert read_label_map(path) == ["hand"]
+
+
 def test_write_label_map_rejects_ignore(tmp_path):
     with pytest.raises(UserError, match="reserved"):
         write_label_map(tmp_path / "x.pbtxt", ["hand", "ignore"])
