@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     from config.loader import load_pipeline
     from ssd.builder import build_from_pipeline
     from training.checkpoints import restore_trained
-    from training.evaluate_lib import evaluate_model
+    from evaluation.model_eval import evaluate_model
 
     pipeline = load_pipeline(args.pipeline)
     if args.model:

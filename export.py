@@ -7,10 +7,10 @@ Runtime and OpenCV dnn in C++), label_map.pbtxt, pipeline.config,
 metrics.json (with --metrics) and export_info.json (format agreement measured
 on the same images). The directory appears only when everything succeeded.
 
-Example:
-  python3 export.py --pipeline pipeline_configs/ssd_mobilenet_v2.config \\
-      --checkpoint train_dir/ --out exported_models/handtrack_v2 \\
-      --representative-data 'data/eval-*.tfrecord'
+Example (the README's pipeline):
+  python3 export.py --pipeline ssd.config --checkpoint train_dir/ssd \\
+      --out exported_models/my_hands \\
+      --representative-data 'data/egohands/records/train.record-*'
 """
 from __future__ import annotations
 

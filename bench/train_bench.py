@@ -24,7 +24,7 @@ def measure(depth: float, batch: int, size: int, steps: int, warmup: int) -> flo
     import tensorflow as tf
     import tf_keras
 
-    from ssd.config import SsdConfig
+    from ssd.specs import SsdConfig
     from ssd.losses import ssd_loss
     from ssd.model import SSDDetector
     from ssd.targets import SsdTargetAssigner

@@ -8,7 +8,7 @@ Paths inside a config (`fine_tune_checkpoint`, `label_map_path`,
 `tf_record_input_reader.input_path`) are NOT rewritten: a relative path means
 relative to the current working directory of the process that uses it, as in
 the Object Detection API. The shipped configs assume the repository root as
-working directory. Use `config.views.resolve_path` / `config.views.input_files`
+working directory. Use `config.paths.resolve_path` / `config.paths.input_files`
 to turn them into absolute paths.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from common.atomic import atomic_write_text
 from common.errors import UserError
 from config import locate as _locate
 from config import validation as _validation
-from config.pipeline_pb2 import TrainEvalPipelineConfig
+from config.pipeline_pb2 import TrainConfig, TrainEvalPipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,22 @@ def normalise(config: TrainEvalPipelineConfig) -> TrainEvalPipelineConfig:
     """
     tc = config.train_config
     if tc.fine_tune_checkpoint and not tc.fine_tune_checkpoint_type:
-        tc.fine_tune_checkpoint_type = "detection" if tc.from_detection_checkpoint else "classification"
+        tc.fine_tune_checkpoint_type = fine_tune_checkpoint_type(tc)
     return config
+
+
+def fine_tune_checkpoint_type(train_config: TrainConfig) -> str:
+    """"classification", "detection", or "" when there is no fine_tune_checkpoint.
+
+    Honours the legacy `from_detection_checkpoint` when the type is unset
+    (load_pipeline already fills the type in through `normalise`; this also
+    covers configs built in code).
+    """
+    if not train_config.fine_tune_checkpoint:
+        return ""
+    if train_config.fine_tune_checkpoint_type:
+        return train_config.fine_tune_checkpoint_type
+    return "detection" if train_config.from_detection_checkpoint else "classification"
 
 
 def validate(config: TrainEvalPipelineConfig, source_text: Optional[str] = None,

@@ -28,7 +28,7 @@ not implemented) is only warned about, so the classic config still loads.
 Model code must only read fields listed here.
 
 The rules mirror what ssd/builder.py, training/augment.py, training/optimizers.py,
-training/inputs.py and training/evaluate_lib.py read. To support a new field:
+training/inputs.py and evaluation/model_eval.py read. To support a new field:
 implement it in the model/training code, then add its
 dotted path here (with `only(...)` if only some values work) and a test.
 Paths use field names only; repeated fields are not indexed

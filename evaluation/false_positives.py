@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     setup_logging(args.verbose)
     from common.atomic import atomic_write_text
     from common.errors import UserError
-    from config.views import expand_patterns
+    from config.paths import expand_patterns
     from detect.detector import Detector
 
     if not 0.0 < args.threshold <= 1.0:

@@ -32,17 +32,17 @@ def pipeline_text(pipeline_path: str | os.PathLike) -> str:
 
 
 def label_map_path(config: Any) -> Path:
-    from config import views
+    from config import paths
 
-    return views.label_map_path(config.train_input_reader, "train_input_reader")
+    return paths.label_map_path(config.train_input_reader, "train_input_reader")
 
 
 def calibration_files(config: Any, patterns: list[str] | None) -> list[str]:
     """--representative-data patterns, else the training records (never the eval set)."""
-    from config import views
+    from config import paths
 
     if patterns:
-        return views.expand_patterns(patterns, "--representative-data", unique=True)
+        return paths.expand_patterns(patterns, "--representative-data", unique=True)
     if not config.train_input_reader.tf_record_input_reader.input_path:
         raise UserError("int8 export needs calibration images: pass --representative-data")
-    return views.input_files(config.train_input_reader, "train_input_reader", unique=True)
+    return paths.input_files(config.train_input_reader, "train_input_reader", unique=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from common.errors import UserError
 from ssd.anchors import SsdAnchorSpec
-from ssd.config import (BoxCoderScales, HardExampleMinerSpec, LossSpec, MatcherSpec,
+from ssd.specs import (BoxCoderScales, HardExampleMinerSpec, LossSpec, MatcherSpec,
                         PostProcessSpec, SsdConfig)
 from ssd.feature_extractor import ConvHyperparams
 

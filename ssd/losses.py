@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ssd.config import HardExampleMinerSpec, LossSpec
+from ssd.specs import HardExampleMinerSpec, LossSpec
 
 
 def sigmoid_classification_loss(logits, targets, weights):

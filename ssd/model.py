@@ -12,7 +12,7 @@ from official.vision.utils.object_detection import box_list, faster_rcnn_box_cod
 
 from ssd import anchors as anchor_lib
 from ssd.box_predictor import ConvolutionalBoxPredictor
-from ssd.config import SsdConfig
+from ssd.specs import SsdConfig
 from ssd.feature_extractor import SsdMobileNetV1FeatureExtractor
 from ssd.postprocess import batched_nms
 

@@ -14,7 +14,7 @@ from official.vision.ops import iou_similarity
 from official.vision.utils.object_detection import (argmax_matcher, box_list,
                                                      faster_rcnn_box_coder, target_assigner)
 
-from ssd.config import SsdConfig
+from ssd.specs import SsdConfig
 
 
 class SsdTargetAssigner:

@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 
 from common.errors import UserError
-from config import locate, loader, validation, views
+from config import locate, loader, paths, validation
 from config import pipeline_pb2
 from config.loader import (CONFIG_DIR, REPO_ROOT, apply_overrides, load_pipeline, loads_pipeline,
                            parse_pipeline, resolve_config_path, save_pipeline)
@@ -377,34 +377,34 @@ def test_bad_overrides_name_the_flag(kwargs, flag):
         apply_overrides(load_pipeline("ssd.config"), **kwargs)
 
 
-# --- views -----------------------------------------------------------------------------------
+# --- paths -----------------------------------------------------------------------------------
 
-def test_views_resolve_paths_relative_to_cwd(tmp_path, monkeypatch):
+def test_paths_resolve_relative_to_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     records = tmp_path / "data" / "egohands" / "records"
     records.mkdir(parents=True)
     for name in ("train.record-00001-of-00002", "train.record-00000-of-00002", "eval.record-00000-of-00001"):
         (records / name).write_bytes(b"")
     cfg = load_pipeline("ssd.config")
-    files = views.input_files(cfg.train_input_reader)
+    files = paths.input_files(cfg.train_input_reader)
     assert [Path(f).name for f in files] == ["train.record-00000-of-00002", "train.record-00001-of-00002"]
     assert all(Path(f).is_absolute() for f in files)
-    assert views.resolve_path("../shared/weights/mobilenet_v1_1.0_224/mobilenet_v1_1.0_224.ckpt") == \
+    assert paths.resolve_path("../shared/weights/mobilenet_v1_1.0_224/mobilenet_v1_1.0_224.ckpt") == \
         tmp_path / "../shared/weights/mobilenet_v1_1.0_224/mobilenet_v1_1.0_224.ckpt"
-    assert views.label_map_path(cfg.eval_input_reader[0], "eval_input_reader") == \
+    assert paths.label_map_path(cfg.eval_input_reader[0], "eval_input_reader") == \
         tmp_path / "data/egohands/label_map.pbtxt"
     cfg.train_input_reader.tf_record_input_reader.input_path[:] = ["data/none-*"]
     with pytest.raises(UserError, match=r"train_input_reader\.tf_record_input_reader\.input_path: no file"):
-        views.input_files(cfg.train_input_reader)
+        paths.input_files(cfg.train_input_reader)
 
 
-def test_view_checkpoint_type_from_legacy_flag():
+def test_checkpoint_type_from_legacy_flag():
     tc = pipeline_pb2.TrainConfig()
-    assert views.fine_tune_checkpoint_type(tc) == ""
+    assert loader.fine_tune_checkpoint_type(tc) == ""
     tc.fine_tune_checkpoint = "x"
-    assert views.fine_tune_checkpoint_type(tc) == "classification"
+    assert loader.fine_tune_checkpoint_type(tc) == "classification"
     tc.from_detection_checkpoint = True
-    assert views.fine_tune_checkpoint_type(tc) == "detection"
+    assert loader.fine_tune_checkpoint_type(tc) == "detection"
 
 
 # --- field locations ----------------------------------------------------------------------------
@@ -527,8 +527,8 @@ def test_repeated_input_path_oversamples_but_eval_reads_once(tmp_path, monkeypat
     for name in ("small.record-00000-of-00001", "big.record-00000-of-00001"):
         (tmp_path / name).write_bytes(b"")
     patterns = ["small.record-*", "small.record-*", "big.record-*"]
-    train = views.expand_patterns(patterns, "train_input_reader.tf_record_input_reader.input_path")
+    train = paths.expand_patterns(patterns, "train_input_reader.tf_record_input_reader.input_path")
     assert [Path(f).name.split(".")[0] for f in train] == ["small", "small", "big"]
-    assert len(views.expand_patterns(patterns, "eval records", unique=True)) == 2
+    assert len(paths.expand_patterns(patterns, "eval records", unique=True)) == 2
     with pytest.raises(UserError, match="eval records: no file matches 'missing'"):
-        views.expand_patterns(["missing"], "eval records")
+        paths.expand_patterns(["missing"], "eval records")

@@ -6,7 +6,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from ssd.config import HardExampleMinerSpec, LossSpec, SsdConfig
+from ssd.specs import HardExampleMinerSpec, LossSpec, SsdConfig
 from ssd.losses import ssd_loss
 from ssd.targets import SsdTargetAssigner
 

@@ -97,7 +97,7 @@ def test_sample_from_datasets_weights_set_the_mix(tmp_path):
 
 def test_weights_field_loads_and_counts_must_match(tmp_path):
     from config.loader import load_pipeline
-    from config.views import input_sources
+    from config.paths import input_sources
 
     files = write_group_files(tmp_path, groups=2, per_group=2)
     text = (REPO_ROOT / "pipeline_configs" / "ssd.config").read_text()
@@ -245,13 +245,13 @@ PER_REPLICA_SCRIPT = textwrap.dedent("""
     from ssd.builder import build_from_pipeline
     from ssd.targets import SsdTargetAssigner
     from training.inputs import TrainInputs
-    from config import views
+    from config import paths
     cfg, _ = tiny_pipeline(Path({records!r}), Path({tmp!r}))
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
         model = build_from_pipeline(cfg)
     inputs = TrainInputs.from_reader(
-        cfg.train_input_reader, views.input_sources(cfg.train_input_reader), batch_size=4,
+        cfg.train_input_reader, paths.input_sources(cfg.train_input_reader), batch_size=4,
         input_size=model.config.input_size,
         target_assigner=SsdTargetAssigner(model.config, model.anchors_corners))
     features, _ = next(iter(strategy.distribute_datasets_from_function(inputs.dataset)))

@@ -13,7 +13,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 cv2 = pytest.importorskip("cv2")
 
-from ssd.config import SsdConfig
+from ssd.specs import SsdConfig
 from ssd.model import SSDDetector
 from training.checkpoints import restore_zoo_checkpoint
 

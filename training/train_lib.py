@@ -31,7 +31,7 @@ from tqdm import tqdm
 from common.atomic import atomic_write_text
 from common.errors import UserError
 from config import loader as config_loader
-from config import views
+from config import paths
 from ssd.builder import build_from_pipeline
 from ssd.losses import ssd_loss
 from ssd.targets import SsdTargetAssigner
@@ -100,7 +100,7 @@ def check_inputs(pipeline, files: list[str], config_path: Path | None) -> None:
 
     reader = pipeline.train_input_reader
     if reader.label_map_path:
-        path = views.label_map_path(reader, "train_input_reader")
+        path = paths.label_map_path(reader, "train_input_reader")
         if not path.is_file():
             raise UserError(f"train_input_reader.label_map_path: {path} does not exist")
         check_label_map(pipeline, read_label_map(path), str(path), config_path)
@@ -137,7 +137,7 @@ def train(pipeline, options: TrainOptions) -> dict:
         tf.keras.utils.set_random_seed(options.seed)
 
     tc = pipeline.train_config
-    sources = views.input_sources(pipeline.train_input_reader, "train_input_reader")
+    sources = paths.input_sources(pipeline.train_input_reader, "train_input_reader")
     files = [f for group in sources for f in group]
     check_inputs(pipeline, files, options.config_path)
     strategy = select_strategy()
@@ -169,8 +169,8 @@ def train(pipeline, options: TrainOptions) -> dict:
         log.info("resuming from %s at step %d", restored, int(step.numpy()))
     elif tc.fine_tune_checkpoint:
         source = (zoo.fetch(tc.fine_tune_checkpoint) if zoo.is_url(tc.fine_tune_checkpoint)
-                  else views.resolve_path(tc.fine_tune_checkpoint))
-        checkpoints.restore_zoo_checkpoint(model, source, views.fine_tune_checkpoint_type(tc))
+                  else paths.resolve_path(tc.fine_tune_checkpoint))
+        checkpoints.restore_zoo_checkpoint(model, source, config_loader.fine_tune_checkpoint_type(tc))
     else:
         log.warning("no fine_tune_checkpoint: training from random initialisation")
 
@@ -339,11 +339,11 @@ def hardware_description() -> dict:
 
 
 def _make_eval_hook(pipeline, model, model_dir: Path):
-    from training import evaluate_lib
+    from evaluation import model_eval
 
     def hook(step: int) -> None:
         out = model_dir / f"eval_step_{step}"
-        metrics = evaluate_lib.evaluate_model(pipeline, model, out, split_name="eval")
+        metrics = model_eval.evaluate_model(pipeline, model, out, split_name="eval")
         with tf.summary.record_if(True):
             for key in ("AP50", "AP"):
                 tf.summary.scalar(f"eval/{key}", metrics[key], step=step)

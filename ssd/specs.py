@@ -1,4 +1,7 @@
-"""Plain-Python SSD settings, decoupled from the protobuf schema.
+"""The SSD model's specs: plain-Python dataclasses, decoupled from the protobuf schema.
+
+(Named `specs`, not `config`, so it is not mistaken for the `config/` package, which
+parses pipeline.config files.)
 
 The model code reads these dataclasses only; `ssd.builder` fills them from a
 pipeline.config. Keeping the proto out of the model makes the model easy to

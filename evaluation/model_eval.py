@@ -1,5 +1,8 @@
 """Run a model over eval records and score it with pycocotools (via `evaluation`).
 
+The TensorFlow half of evaluation (evaluate.py and train.py --eval-every use it);
+`evaluation/__init__.py` does not import it, so `import evaluation` stays TensorFlow-free.
+
 Images are resized to the model's input size in tf.data and batched; boxes
 come back normalised and are scaled to each image's original pixels, so the
 groundtruth is scored at the resolution it was labelled in.
@@ -17,10 +20,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from common.errors import UserError
+from config import paths
 from data_prep.label_map import read_label_map
 from evaluation import compute_metrics, format_summary, plot_pr_curves, write_metrics_json
 from ssd.model import preprocess_images
-from config import views
 from training.inputs import ExampleDecoder
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,7 @@ def label_names(pipeline) -> list[str]:
                      else (pipeline.train_input_reader, "train_input_reader"))
     if not reader.label_map_path:
         return [f"class_{i}" for i in range(1, pipeline.model.ssd.num_classes + 1)]
-    path = views.label_map_path(reader, field)
+    path = paths.label_map_path(reader, field)
     if not path.exists():
         raise UserError(f"{field}.label_map_path: {path} does not exist")
     return read_label_map(path)
@@ -125,7 +128,7 @@ def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eva
     """Score `model` (an SSDDetector) or, when given, `detector` (a detect.Detector
     over an exported model) on the eval records; write metrics.json + pr_curve.png."""
     patterns = list(records) if records else eval_record_patterns(pipeline, split_name)
-    files = views.expand_patterns(patterns, "eval records", unique=True)
+    files = paths.expand_patterns(patterns, "eval records", unique=True)
     if not max_examples and pipeline.eval_config.num_examples:
         max_examples = pipeline.eval_config.num_examples
     names = label_names(pipeline)

@@ -1,8 +1,10 @@
-"""Plain-Python helpers over a loaded TrainEvalPipelineConfig.
+"""Paths written in a pipeline.config, made absolute and expanded.
 
 The protobuf objects are fine to use directly (`cfg.model.ssd.num_classes`;
-unset fields read as the OD API defaults). These helpers cover the few places
-where the raw fields need interpretation.
+unset fields read as the OD API defaults). Paths are the exception: a relative
+path means relative to the working directory (as in the OD API) and input paths
+may be globs or sharded names, so these helpers resolve and expand them, with
+a UserError naming the field when nothing matches.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import List
 
 from common.errors import UserError
-from config.pipeline_pb2 import InputReader, TrainConfig
+from config.pipeline_pb2 import InputReader
 
 
 def resolve_path(path: str) -> Path:
@@ -55,20 +57,6 @@ def input_sources(reader: InputReader, field: str = "train_input_reader") -> Lis
     if not patterns:
         raise UserError(f"{field}.tf_record_input_reader.input_path: not set")
     return [expand_patterns([p], f"{field}.tf_record_input_reader.input_path") for p in patterns]
-
-
-def fine_tune_checkpoint_type(train_config: TrainConfig) -> str:
-    """"classification", "detection", or "" when there is no fine_tune_checkpoint.
-
-    Honours the legacy `from_detection_checkpoint` when the type is unset
-    (load_pipeline already fills the type in; this also covers configs built
-    in code).
-    """
-    if not train_config.fine_tune_checkpoint:
-        return ""
-    if train_config.fine_tune_checkpoint_type:
-        return train_config.fine_tune_checkpoint_type
-    return "detection" if train_config.from_detection_checkpoint else "classification"
 
 
 def label_map_path(reader: InputReader, field: str = "train_input_reader") -> Path:
