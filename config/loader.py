@@ -105,6 +105,10 @@ def _parse_error_message(exc: text_format.ParseError, text: str, shown: str) -> 
     except KeyError:
         known = []
     short = type_name.rsplit(".", 1)[-1]
+    if field_name in _validation.NOT_IMPLEMENTED.get(short, ()):
+        dotted = f"{parent}.{field_name}" if parent else field_name
+        return (f"{where}: {dotted} is set, but handtrack does not implement it; remove it "
+                f"(config/pipeline.proto holds the supported fields)")
     text_out = f'{where}: unknown field "{field_name}" in {parent or "the top level"} ({short})'
     close = difflib.get_close_matches(field_name, known, n=1, cutoff=0.6)
     if close:
@@ -320,7 +324,7 @@ def apply_overrides(
     if fine_tune_checkpoint is not None:
         tc.fine_tune_checkpoint = _nonempty_str("fine_tune_checkpoint", fine_tune_checkpoint)
     if fine_tune_checkpoint_type is not None:
-        allowed = _validation.FIELD_RULES["train_config.fine_tune_checkpoint_type"].allowed or ()
+        allowed = _validation.VALUE_RULES["train_config.fine_tune_checkpoint_type"].allowed or ()
         if fine_tune_checkpoint_type not in allowed:
             raise UserError(f"--fine_tune_checkpoint_type: must be one of {', '.join(sorted(allowed))} "
                             f"(got {fine_tune_checkpoint_type!r})")

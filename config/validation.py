@@ -1,21 +1,20 @@
-"""What handtrack honours in a pipeline.config: THE list to extend.
+"""What handtrack honours in a pipeline.config, beyond what the schema says.
 
-The schema (pipeline.proto) accepts most of what real Object Detection API
-configs contain, so they parse. That does not mean the model code implements
-it. `FIELD_RULES` below is the single list of field paths handtrack honours;
-`validate()` walks every field that is SET in a loaded config and:
+config/pipeline.proto is the allow-list: it holds only the OD API fields that
+handtrack honours or harmlessly ignores, so a field it does not implement fails
+to parse with its file:line:col (`NOT_IMPLEMENTED` names the OD API fields we
+know, so config.loader says "does not implement" rather than "unknown field").
+`validate()` then walks every field that is SET in a loaded config against one
+table, `VALUE_RULES`:
 
-* rejects a field whose path is not in `FIELD_RULES`
-  (e.g. `model.ssd.image_resizer.keep_aspect_ratio_resizer`,
-  `train_config.freeze_variables`), naming the field and its file:line;
-* rejects a value outside a rule's `allowed` set
+* a value outside a rule's `only(...)` set is rejected
   (e.g. `feature_extractor.type: "faster_rcnn_resnet50"`, `sync_replicas: true`,
-  `score_converter: SOFTMAX`);
-* accepts, with one logged warning, a field marked `ignored(...)`: handtrack
+  `score_converter: SOFTMAX`), naming the field and its file:line;
+* a field marked `ignored(...)` is accepted with one logged warning: handtrack
   does not read it, and it has no effect on the trained model or the metrics
   (queue sizes, reader parallelism, deprecated `anchorwise_output`, ...);
-* then runs a few value checks (`_check_values`) that the OD API builders
-  would also have refused (num_classes < 1, unmatched > matched threshold...).
+* then a few value checks (`_check_values`) that the OD API builders would also
+  have refused (num_classes < 1, unmatched > matched threshold...).
 
 A field left unset takes the OD API's default, and the model code reads that
 default from the proto (pipeline.proto keeps the OD API's defaults). Where the
@@ -25,13 +24,12 @@ checks the effective value instead: an unset conv_hyperparams.initializer
 ratios that leave a feature map without anchors. Those fail with the file:line
 of the nearest written block. `optimizer.use_moving_average` (default true,
 not implemented) is only warned about, so the classic config still loads.
-Model code must only read fields listed here.
 
-The rules mirror what ssd/builder.py, training/augment.py, training/optimizers.py,
+The schema mirrors what ssd/builder.py, training/augment.py, training/optimizers.py,
 training/inputs.py and evaluation/model_eval.py read. To support a new field:
-implement it in the model/training code, then add its
-dotted path here (with `only(...)` if only some values work) and a test.
-Paths use field names only; repeated fields are not indexed
+implement it in the model/training code, add it to pipeline.proto with the OD
+API's number and default (and regenerate), add a rule here if only some values
+work, and a test. Rule paths use field names only; repeated fields are not indexed
 ("train_config.data_augmentation_options.ssd_random_crop.operations.min_area").
 """
 from __future__ import annotations
@@ -52,10 +50,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Rule:
-    """How handtrack treats one field path.
+    """A restriction on one field path that the schema alone cannot say.
 
-    allowed: None if every value is honoured, else the honoured values (enum
-        values by name, bools as True/False). For repeated fields, each element.
+    allowed: the honoured values (enum values by name, bools as True/False); for
+        repeated fields, each element.
     ignored: if set, the field is accepted but not read; this text says why it
         makes no difference, and is logged as a warning.
     why: appended to the error when a value is outside `allowed`.
@@ -66,9 +64,6 @@ class Rule:
     why: str = ""
 
 
-HONOURED = Rule()
-
-
 def only(*values: object, why: str = "") -> Rule:
     return Rule(allowed=frozenset(values), why=why)
 
@@ -77,12 +72,41 @@ def ignored(reason: str) -> Rule:
     return Rule(ignored=reason)
 
 
-FIELD_RULES: Dict[str, Rule] = {}
+# OD API fields handtrack knows but does not implement, by message. They are not
+# in the schema, so text_format refuses them; config.loader turns that refusal
+# into "... is set, but handtrack does not implement it" with the field's line.
+NOT_IMPLEMENTED: Dict[str, FrozenSet[str]] = {k: frozenset(v.split()) for k, v in {
+    "TrainEvalPipelineConfig": "graph_rewriter",
+    "SsdFeatureExtractor": "fpn",
+    "Hyperparams": "group_norm",
+    "Regularizer": "l1_regularizer",
+    "Initializer": "variance_scaling_initializer random_normal_initializer",
+    "ImageResizer": "keep_aspect_ratio_resizer",
+    "BoxCoder": "mean_stddev_box_coder",
+    "Matcher": "bipartite_matcher",
+    "RegionSimilarityCalculator": "neg_sq_dist_similarity ioa_similarity thresholded_iou_similarity",
+    "AnchorGenerator": "multiscale_anchor_generator",
+    "SsdAnchorGenerator": "height_stride width_stride height_offset width_offset",
+    "BoxPredictor": "weight_shared_convolutional_box_predictor",
+    "Loss": "random_example_sampler",
+    "LocalizationLoss": "weighted_l2 weighted_iou",
+    "ClassificationLoss": "weighted_softmax bootstrapped_sigmoid weighted_logits_softmax",
+    "TrainConfig": "freeze_variables update_trainable_variables",
+    "LearningRate": "manual_step_learning_rate",
+    "PreprocessingStep": "normalize_image random_pixel_value_scale random_image_scale "
+                         "random_crop_image random_crop_pad_image random_crop_to_aspect_ratio "
+                         "ssd_random_crop_fixed_aspect_ratio random_vertical_flip random_rotation90",
+    "RandomHorizontalFlip": "keypoint_flip_permutation",
+    "EvalConfig": "export_path eval_instance_masks recall_lower_bound recall_upper_bound",
+}.items()}
+
+
+VALUE_RULES: Dict[str, Rule] = {}
 
 
 def _add(prefix: str, rules: Dict[str, Rule]) -> None:
     for suffix, rule in rules.items():
-        FIELD_RULES[f"{prefix}.{suffix}" if suffix else prefix] = rule
+        VALUE_RULES[f"{prefix}.{suffix}"] = rule
 
 
 # --- model.ssd --------------------------------------------------------------
@@ -92,42 +116,26 @@ def _add(prefix: str, rules: Dict[str, Rule]) -> None:
 # `batch_norm` block is given; with or without centre and scale) -> activation.
 # Unset, `activation` is RELU and `batch_norm.scale` false, as in the OD API.
 _HYPERPARAMS = {
-    "": HONOURED,
     "op": only("CONV"),
     "activation": only("NONE", "RELU", "RELU_6"),
-    "regularizer": HONOURED,
-    "regularizer.l2_regularizer": HONOURED,
-    "regularizer.l2_regularizer.weight": HONOURED,
-    "initializer": HONOURED,
-    "initializer.truncated_normal_initializer": HONOURED,
     "initializer.truncated_normal_initializer.mean": only(0.0),
-    "initializer.truncated_normal_initializer.stddev": HONOURED,
-    "batch_norm": HONOURED,
-    "batch_norm.decay": HONOURED,
-    "batch_norm.epsilon": HONOURED,
-    "batch_norm.center": HONOURED,
-    "batch_norm.scale": HONOURED,
     "batch_norm.train": only(True, why="to freeze batch norm set model.ssd.freeze_batchnorm: true"),
     "regularize_depthwise": only(False),
 }
+_add("model.ssd.feature_extractor.conv_hyperparams", _HYPERPARAMS)
+# The predictor's convolutions have no activation and no normalizer (the OD
+# API's box and class heads pass activation_fn=None, normalizer_fn=None), so,
+# with num_layers_before_predictor 0, its activation and batch_norm change
+# nothing, whatever their values: accepted as written.
+_add("model.ssd.box_predictor.convolutional_box_predictor.conv_hyperparams",
+     {k: r for k, r in _HYPERPARAMS.items() if k not in ("activation", "batch_norm.train")})
 
 _ANCHORWISE = ignored("deprecated in the OD API; losses are always computed per anchor")
-
-_add("model", {"": HONOURED})
 _add("model.ssd", {
-    "": HONOURED,
-    "num_classes": HONOURED,
-    "image_resizer": HONOURED,
-    "image_resizer.fixed_shape_resizer": HONOURED,
-    "image_resizer.fixed_shape_resizer.height": HONOURED,
-    "image_resizer.fixed_shape_resizer.width": HONOURED,
     "image_resizer.fixed_shape_resizer.resize_method": only("BILINEAR"),
     "image_resizer.fixed_shape_resizer.convert_to_grayscale": only(False),
-    "feature_extractor": HONOURED,
     "feature_extractor.type": only(
         "ssd_mobilenet_v1", why="handtrack implements only the SSD MobileNet v1 feature extractor"),
-    "feature_extractor.depth_multiplier": HONOURED,
-    "feature_extractor.min_depth": HONOURED,
     "feature_extractor.pad_to_multiple": only(1),
     "feature_extractor.use_explicit_padding": only(False),
     "feature_extractor.use_depthwise": only(False),
@@ -135,54 +143,18 @@ _add("model.ssd", {
         "handtrack applies conv_hyperparams to the whole MobileNet v1, whose own defaults are "
         "the same (L2 4e-5, batch-norm decay 0.9997, epsilon 0.001); initialisers only matter "
         "for layers not restored from a checkpoint"),
-    "box_coder": HONOURED,
-    "box_coder.faster_rcnn_box_coder": HONOURED,
-    "box_coder.faster_rcnn_box_coder.y_scale": HONOURED,
-    "box_coder.faster_rcnn_box_coder.x_scale": HONOURED,
-    "box_coder.faster_rcnn_box_coder.height_scale": HONOURED,
-    "box_coder.faster_rcnn_box_coder.width_scale": HONOURED,
-    "matcher": HONOURED,
-    "matcher.argmax_matcher": HONOURED,
-    "matcher.argmax_matcher.matched_threshold": HONOURED,
-    "matcher.argmax_matcher.unmatched_threshold": HONOURED,
     "matcher.argmax_matcher.ignore_thresholds": only(False),
-    "matcher.argmax_matcher.negatives_lower_than_unmatched": HONOURED,
-    "matcher.argmax_matcher.force_match_for_each_row": HONOURED,
     "matcher.argmax_matcher.use_matmul_gather": ignored(
         "a TPU implementation detail of the gather; the matches are the same"),
-    "similarity_calculator": HONOURED,
-    "similarity_calculator.iou_similarity": HONOURED,
-    "anchor_generator": HONOURED,
-    "anchor_generator.ssd_anchor_generator": HONOURED,
     "anchor_generator.ssd_anchor_generator.num_layers": only(
         6, why="the ssd_mobilenet_v1 feature extractor always yields 6 feature maps"),
-    "anchor_generator.ssd_anchor_generator.min_scale": HONOURED,
-    "anchor_generator.ssd_anchor_generator.max_scale": HONOURED,
-    "anchor_generator.ssd_anchor_generator.scales": HONOURED,
-    "anchor_generator.ssd_anchor_generator.aspect_ratios": HONOURED,
-    "anchor_generator.ssd_anchor_generator.interpolated_scale_aspect_ratio": HONOURED,
-    "anchor_generator.ssd_anchor_generator.reduce_boxes_in_lowest_layer": HONOURED,
-    "anchor_generator.ssd_anchor_generator.base_anchor_height": HONOURED,
-    "anchor_generator.ssd_anchor_generator.base_anchor_width": HONOURED,
-    "box_predictor": HONOURED,
-    "box_predictor.convolutional_box_predictor": HONOURED,
     "box_predictor.convolutional_box_predictor.min_depth": only(0),
     "box_predictor.convolutional_box_predictor.max_depth": only(0),
     "box_predictor.convolutional_box_predictor.num_layers_before_predictor": only(0),
-    "box_predictor.convolutional_box_predictor.use_dropout": HONOURED,
-    "box_predictor.convolutional_box_predictor.dropout_keep_probability": HONOURED,
-    "box_predictor.convolutional_box_predictor.kernel_size": HONOURED,
     "box_predictor.convolutional_box_predictor.box_code_size": only(
         4, why="the faster_rcnn_box_coder encodes 4 numbers per box"),
     "box_predictor.convolutional_box_predictor.apply_sigmoid_to_scores": only(False),
-    "box_predictor.convolutional_box_predictor.class_prediction_bias_init": HONOURED,
     "box_predictor.convolutional_box_predictor.use_depthwise": only(False),
-    "post_processing": HONOURED,
-    "post_processing.batch_non_max_suppression": HONOURED,
-    "post_processing.batch_non_max_suppression.score_threshold": HONOURED,
-    "post_processing.batch_non_max_suppression.iou_threshold": HONOURED,
-    "post_processing.batch_non_max_suppression.max_detections_per_class": HONOURED,
-    "post_processing.batch_non_max_suppression.max_total_detections": HONOURED,
     "post_processing.batch_non_max_suppression.use_static_shapes": ignored(
         "a TPU implementation detail of NMS; the detections are the same"),
     "post_processing.batch_non_max_suppression.use_class_agnostic_nms": only(False),
@@ -191,30 +163,11 @@ _add("model.ssd", {
     "post_processing.score_converter": only(
         "IDENTITY", "SIGMOID", why="the class head is trained with sigmoid losses"),
     "post_processing.logit_scale": only(1.0),
-    "loss": HONOURED,
-    "loss.classification_loss": HONOURED,
-    "loss.classification_loss.weighted_sigmoid": HONOURED,
     "loss.classification_loss.weighted_sigmoid.anchorwise_output": _ANCHORWISE,
-    "loss.classification_loss.weighted_sigmoid_focal": HONOURED,
-    "loss.classification_loss.weighted_sigmoid_focal.gamma": HONOURED,
-    "loss.classification_loss.weighted_sigmoid_focal.alpha": HONOURED,
     "loss.classification_loss.weighted_sigmoid_focal.anchorwise_output": _ANCHORWISE,
-    "loss.localization_loss": HONOURED,
-    "loss.localization_loss.weighted_smooth_l1": HONOURED,
-    "loss.localization_loss.weighted_smooth_l1.delta": HONOURED,
     "loss.localization_loss.weighted_smooth_l1.anchorwise_output": _ANCHORWISE,
-    "loss.hard_example_miner": HONOURED,
-    "loss.hard_example_miner.num_hard_examples": HONOURED,
-    "loss.hard_example_miner.iou_threshold": HONOURED,
-    "loss.hard_example_miner.loss_type": HONOURED,
-    "loss.hard_example_miner.max_negatives_per_positive": HONOURED,
-    "loss.hard_example_miner.min_negatives_per_image": HONOURED,
-    "loss.classification_weight": HONOURED,
-    "loss.localization_weight": HONOURED,
-    "normalize_loss_by_num_matches": HONOURED,
     "encode_background_as_zeros": only(
         False, why="handtrack's class head always has a background column"),
-    "freeze_batchnorm": HONOURED,
     "inplace_batchnorm_update": ignored(
         "a TF1 graph-mode detail; Keras batch norm updates its statistics itself"),
     "negative_class_weight": only(1.0),
@@ -224,96 +177,19 @@ _add("model.ssd", {
     "use_confidences_as_targets": only(False),
     "implicit_example_weight": only(1.0),
 })
-_add("model.ssd.feature_extractor.conv_hyperparams", _HYPERPARAMS)
-# The predictor's convolutions have no activation and no normalizer (the OD
-# API's box and class heads pass activation_fn=None, normalizer_fn=None), so,
-# with num_layers_before_predictor 0, its activation and batch_norm change
-# nothing, whatever their values: accepted as written.
-_add("model.ssd.box_predictor.convolutional_box_predictor.conv_hyperparams", {
-    **_HYPERPARAMS,
-    "activation": HONOURED,
-    **{k: HONOURED for k in _HYPERPARAMS if k.startswith("batch_norm")},
-})
 
 # --- train_config -------------------------------------------------------------
 
-_LEARNING_RATE = {
-    "": HONOURED,
-    "constant_learning_rate": HONOURED,
-    "constant_learning_rate.learning_rate": HONOURED,
-    "exponential_decay_learning_rate": HONOURED,
-    "exponential_decay_learning_rate.initial_learning_rate": HONOURED,
-    "exponential_decay_learning_rate.decay_steps": HONOURED,
-    "exponential_decay_learning_rate.decay_factor": HONOURED,
-    "exponential_decay_learning_rate.staircase": HONOURED,
-    "exponential_decay_learning_rate.burnin_learning_rate": HONOURED,
-    "exponential_decay_learning_rate.burnin_steps": HONOURED,
-    "exponential_decay_learning_rate.min_learning_rate": HONOURED,
-    "cosine_decay_learning_rate": HONOURED,
-    "cosine_decay_learning_rate.learning_rate_base": HONOURED,
-    "cosine_decay_learning_rate.total_steps": HONOURED,
-    "cosine_decay_learning_rate.warmup_learning_rate": HONOURED,
-    "cosine_decay_learning_rate.warmup_steps": HONOURED,
-    "cosine_decay_learning_rate.hold_base_rate_steps": HONOURED,
-}
-
-# Data augmentations the input pipeline implements (one PreprocessingStep each).
-SUPPORTED_AUGMENTATIONS: Dict[str, Dict[str, Rule]] = {
-    "random_horizontal_flip": {},
-    "ssd_random_crop": {
-        "operations": HONOURED,
-        "operations.min_object_covered": HONOURED,
-        "operations.min_aspect_ratio": HONOURED,
-        "operations.max_aspect_ratio": HONOURED,
-        "operations.min_area": HONOURED,
-        "operations.max_area": HONOURED,
-        "operations.overlap_thresh": HONOURED,
-        "operations.random_coef": HONOURED,
-    },
-    "random_adjust_brightness": {"max_delta": HONOURED},
-    "random_adjust_contrast": {"min_delta": HONOURED, "max_delta": HONOURED},
-    "random_adjust_hue": {"max_delta": HONOURED},
-    "random_adjust_saturation": {"min_delta": HONOURED, "max_delta": HONOURED},
-    "random_distort_color": {"color_ordering": only(0, 1)},
-    "random_rgb_to_gray": {"probability": HONOURED},
-    "random_jitter_boxes": {"ratio": HONOURED},
-    "random_black_patches": {"max_black_patches": HONOURED, "probability": HONOURED,
-                             "size_to_image_ratio": HONOURED},
-    "random_pad_image": {"min_image_height": HONOURED, "min_image_width": HONOURED,
-                         "max_image_height": HONOURED, "max_image_width": HONOURED,
-                         "pad_color": HONOURED},
-    "ssd_random_crop_pad": {f"operations.{f}" if f else "operations": HONOURED for f in (
-        "", "min_object_covered", "min_aspect_ratio", "max_aspect_ratio", "min_area",
-        "max_area", "overlap_thresh", "random_coef", "min_padded_size_ratio",
-        "max_padded_size_ratio", "pad_color_r", "pad_color_g", "pad_color_b")},
-}
-
 _TF1_ONLY = ignored("only used by TF1 queue-based / distributed training; no effect here")
-
+_MAX_BOXES = only(100, why="training/inputs.py keeps up to 100 boxes per image")
 _add("train_config", {
-    "": HONOURED,
-    "batch_size": HONOURED,
-    "num_steps": HONOURED,
-    "optimizer": HONOURED,
-    "optimizer.rms_prop_optimizer": HONOURED,
-    "optimizer.rms_prop_optimizer.momentum_optimizer_value": HONOURED,
-    "optimizer.rms_prop_optimizer.decay": HONOURED,
-    "optimizer.rms_prop_optimizer.epsilon": HONOURED,
-    "optimizer.momentum_optimizer": HONOURED,
-    "optimizer.momentum_optimizer.momentum_optimizer_value": HONOURED,
-    "optimizer.adam_optimizer": HONOURED,
-    "optimizer.adam_optimizer.epsilon": HONOURED,
     "optimizer.use_moving_average": only(
         False, why="handtrack keeps no moving averages of the weights"),
     "optimizer.moving_average_decay": ignored(
         "moving averages are not kept, so their decay has no effect"),
-    "fine_tune_checkpoint": HONOURED,
     "fine_tune_checkpoint_type": only("classification", "detection"),
-    "from_detection_checkpoint": HONOURED,  # legacy; turned into fine_tune_checkpoint_type on load
     "load_all_detection_checkpoint_vars": only(False),
-    "gradient_clipping_by_norm": HONOURED,
-    "max_number_of_boxes": only(100, why="training/inputs.py keeps up to 100 boxes per image"),
-    "data_augmentation_options": HONOURED,
+    "max_number_of_boxes": _MAX_BOXES,
     "sync_replicas": only(False, why="handtrack trains on one machine"),
     "keep_checkpoint_every_n_hours": ignored("checkpoint retention does not change the model"),
     "startup_delay_steps": _TF1_ONLY,
@@ -327,32 +203,19 @@ _add("train_config", {
     "bias_grad_multiplier": only(0.0),
     "merge_multiple_label_boxes": only(False),
     "use_multiclass_scores": only(False),
+    "data_augmentation_options.random_distort_color.color_ordering": only(0, 1),
 })
-for _opt in ("rms_prop_optimizer", "momentum_optimizer", "adam_optimizer"):
-    _add(f"train_config.optimizer.{_opt}.learning_rate", _LEARNING_RATE)
-for _aug, _fields in SUPPORTED_AUGMENTATIONS.items():
-    _add(f"train_config.data_augmentation_options.{_aug}", {"": HONOURED, **_fields})
 
 # --- input readers ------------------------------------------------------------
 
 _PIPELINE_TUNING = ignored("input-pipeline parallelism/buffering; tf.data tunes it, results are the same")
 _INPUT_READER = {
-    "": HONOURED,
-    "label_map_path": HONOURED,
-    "tf_record_input_reader": HONOURED,
-    "tf_record_input_reader.input_path": HONOURED,
-    "max_number_of_boxes": only(100, why="training/inputs.py keeps up to 100 boxes per image"),
+    "max_number_of_boxes": _MAX_BOXES,
     "name": ignored("a display name only"),
-    "num_readers": _PIPELINE_TUNING,
-    "queue_capacity": _PIPELINE_TUNING,
-    "min_after_dequeue": _PIPELINE_TUNING,
-    "prefetch_size": _PIPELINE_TUNING,
-    "num_parallel_map_calls": _PIPELINE_TUNING,
-    "num_parallel_batches": _PIPELINE_TUNING,
-    "num_prefetch_batches": _PIPELINE_TUNING,
-    "read_block_length": _PIPELINE_TUNING,
-    "shuffle_buffer_size": _PIPELINE_TUNING,
-    "filenames_shuffle_buffer_size": _PIPELINE_TUNING,
+    **{name: _PIPELINE_TUNING for name in (
+        "num_readers", "queue_capacity", "min_after_dequeue", "prefetch_size",
+        "num_parallel_map_calls", "num_parallel_batches", "num_prefetch_batches",
+        "read_block_length", "shuffle_buffer_size", "filenames_shuffle_buffer_size")},
     "include_source_id": ignored("source ids are always kept"),
     "mask_type": ignored("instance masks are never loaded"),
     "sample_1_of_n_examples": only(1),
@@ -363,14 +226,11 @@ _INPUT_READER = {
     "load_multiclass_scores": only(False),
     "input_type": only("TF_EXAMPLE"),
 }
+# Training honours its reader's shuffling and interleaving (training/inputs.py).
 _add("train_input_reader", {
-    **_INPUT_READER,
-    "shuffle": HONOURED,
-    "shuffle_buffer_size": HONOURED,
-    "filenames_shuffle_buffer_size": HONOURED,
-    "num_readers": HONOURED,
-    "read_block_length": HONOURED,
-    "sample_from_datasets_weights": HONOURED,
+    **{k: r for k, r in _INPUT_READER.items() if k not in (
+        "shuffle_buffer_size", "filenames_shuffle_buffer_size", "num_readers",
+        "read_block_length")},
     "num_epochs": only(0, why="training repeats the records until train_config.num_steps"),
 })
 _add("eval_input_reader", {
@@ -384,27 +244,16 @@ _add("eval_input_reader", {
 
 _EVAL_DISPLAY = ignored("evaluation scheduling/visualisation only; the metrics are the same")
 _add("eval_config", {
-    "": HONOURED,
-    "num_examples": HONOURED,
     "metrics_set": only("coco_detection_metrics"),
     "use_moving_averages": only(False, why="handtrack keeps no moving averages of the weights"),
     "include_metrics_per_category": only(False),
     "ignore_groundtruth": only(False),
-    "batch_size": _EVAL_DISPLAY,
-    "num_visualizations": _EVAL_DISPLAY,
-    "eval_interval_secs": _EVAL_DISPLAY,
-    "max_evals": _EVAL_DISPLAY,
-    "save_graph": _EVAL_DISPLAY,
-    "eval_master": _EVAL_DISPLAY,
-    "visualization_export_dir": _EVAL_DISPLAY,
-    "min_score_threshold": _EVAL_DISPLAY,
-    "max_num_boxes_to_visualize": _EVAL_DISPLAY,
-    "skip_scores": _EVAL_DISPLAY,
-    "skip_labels": _EVAL_DISPLAY,
-    "visualize_groundtruth_boxes": _EVAL_DISPLAY,
-    "groundtruth_box_visualization_color": _EVAL_DISPLAY,
-    "keep_image_id_for_visualization_export": _EVAL_DISPLAY,
-    "retain_original_images": _EVAL_DISPLAY,
+    **{name: _EVAL_DISPLAY for name in (
+        "batch_size", "num_visualizations", "eval_interval_secs", "max_evals", "save_graph",
+        "eval_master", "visualization_export_dir", "min_score_threshold",
+        "max_num_boxes_to_visualize", "skip_scores", "skip_labels",
+        "visualize_groundtruth_boxes", "groundtruth_box_visualization_color",
+        "keep_image_id_for_visualization_export", "retain_original_images")},
 })
 
 
@@ -474,18 +323,16 @@ class _Where:
         return f"{where}: {_locate.dotted(key)}"
 
 
+_HONOURED = Rule()
+
+
 def _walk(msg: _message.Message, key: _locate.PathKey, where: _Where,
           problems: List[str], warnings: List[str]) -> None:
     for field, value in msg.ListFields():
         fkey = key + ((field.name, 0),)
         dotted = _locate.dotted(fkey)
-        rule = FIELD_RULES.get(dotted)
+        rule = VALUE_RULES.get(dotted, _HONOURED)
         items = list(value) if _is_repeated(field) else [value]
-        if rule is None:
-            problems.append(
-                f"{where(fkey)} is set, but handtrack does not implement it; remove it "
-                f"(the supported fields are listed in config/validation.py)")
-            continue
         if rule.ignored is not None:
             warnings.append(f"{where(fkey)} is ignored: {rule.ignored}")
             continue
@@ -551,11 +398,9 @@ def _check_values(config: _message.Message, where: _Where) -> List[str]:
     if ag.min_scale > ag.max_scale:
         bad("model.ssd.anchor_generator.ssd_anchor_generator.min_scale",
             f"must be <= max_scale ({ag.min_scale:g} > {ag.max_scale:g})")
-    for name in ("scales", "height_stride", "width_stride", "height_offset", "width_offset"):
-        values = getattr(ag, name)
-        if values and len(values) != ag.num_layers:
-            bad(f"model.ssd.anchor_generator.ssd_anchor_generator.{name}",
-                f"needs one entry per layer (num_layers = {ag.num_layers}, got {len(values)})")
+    if ag.scales and len(ag.scales) != ag.num_layers:
+        bad("model.ssd.anchor_generator.ssd_anchor_generator.scales",
+            f"needs one entry per layer (num_layers = {ag.num_layers}, got {len(ag.scales)})")
     nms = ssd.post_processing.batch_non_max_suppression
     if not 0.0 <= nms.iou_threshold <= 1.0:
         bad("model.ssd.post_processing.batch_non_max_suppression.iou_threshold",
@@ -720,5 +565,18 @@ def check_label_map(config: _message.Message, names: List[str], label_map: str,
 
 
 def supported_paths() -> Tuple[str, ...]:
-    """Every honoured (not merely ignored) field path, sorted."""
-    return tuple(sorted(p for p, r in FIELD_RULES.items() if r.ignored is None))
+    """Every honoured (not merely ignored) field path of the schema, sorted."""
+    from config.pipeline_pb2 import TrainEvalPipelineConfig
+
+    found: List[str] = []
+
+    def visit(desc: _descriptor.Descriptor, prefix: str) -> None:
+        for field in desc.fields:
+            path = f"{prefix}.{field.name}" if prefix else field.name
+            if VALUE_RULES.get(path, _HONOURED).ignored is None:
+                found.append(path)
+                if field.message_type is not None:
+                    visit(field.message_type, path)
+
+    visit(TrainEvalPipelineConfig.DESCRIPTOR, "")
+    return tuple(sorted(found))

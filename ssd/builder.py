@@ -18,8 +18,6 @@ def _hyperparams(proto) -> ConvHyperparams:
     stddev = 0.03
     if init.HasField("truncated_normal_initializer"):
         stddev = init.truncated_normal_initializer.stddev
-    elif init.HasField("random_normal_initializer"):
-        stddev = init.random_normal_initializer.stddev
     # Effective values, OD API defaults included: activation RELU when unset,
     # batch norm without scale when `scale` is unset, no batch norm (and a conv
     # bias) without a `batch_norm` block. The backbone always has batch norm; it

@@ -241,6 +241,19 @@ def test_known_but_unsupported_fields_are_rejected_with_line(old, new, field, ne
     assert first.startswith(f"pipeline_configs/ssd.config:{line}:")
 
 
+def test_not_implemented_names_are_schema_messages_without_those_fields():
+    """The schema is the allow-list: a known-but-unsupported OD API field is absent from
+    its message, so it fails to parse, and the loader names it "does not implement"."""
+    pool = TrainEvalPipelineConfig.DESCRIPTOR.file.pool
+    for message, names in validation.NOT_IMPLEMENTED.items():
+        desc = pool.FindMessageTypeByName(f"handtrack.config.{message}")
+        assert not names & set(desc.fields_by_name), message
+    msg = _error(SSD_TEXT.replace("train_config {", "graph_rewriter {\n  quantization {\n  }\n}\n"
+                                                   "train_config {", 1))
+    assert f":{_line_of(SSD_TEXT, 'train_config {')}:1: graph_rewriter is set, but handtrack " \
+           "does not implement it" in msg
+
+
 def test_line_of_offending_element_in_repeated_field():
     text = SSD_TEXT.replace("    ssd_random_crop {\n    }",
                             "    ssd_random_crop {\n    }\n  }\n  data_augmentation_options {\n"
@@ -277,14 +290,14 @@ def test_multiple_problems_are_all_reported_on_one_line():
 
 
 def test_every_rule_path_exists_in_schema():
-    for path in validation.FIELD_RULES:
+    for path in validation.VALUE_RULES:
         desc = TrainEvalPipelineConfig.DESCRIPTOR
         for name in path.split("."):
             assert desc is not None, path
             assert name in desc.fields_by_name, f"{path}: no field {name!r}"
             field = desc.fields_by_name[name]
             desc = field.message_type
-        rule = validation.FIELD_RULES[path]
+        rule = validation.VALUE_RULES[path]
         if rule.allowed is not None and field.enum_type is not None:
             assert set(rule.allowed) <= set(field.enum_type.values_by_name), path
     assert "model.ssd.feature_extractor.type" in validation.supported_paths()
