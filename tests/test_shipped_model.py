@@ -29,7 +29,7 @@ def test_readme_main_job_runs_headless_on_the_bundled_clip(tmp_path):
     assert sum(len(f["boxes"]) >= 1 for f in frames[:80]) >= 76
 
 
-@pytest.mark.parametrize("fmt", ["frozen", "tflite", "tflite_int8"])
+@pytest.mark.parametrize("fmt", ["frozen", "tflite", "tflite_int8", "onnx"])
 def test_every_shipped_format_finds_the_hands(fmt):
     from detect.detector import Detector
 
@@ -50,5 +50,5 @@ def test_model_card_metrics_are_the_recorded_evaluations():
         recorded = json.loads((run / f"eval_{view}" / "metrics.json").read_text())["metrics"]
         assert metrics["AP50"] == recorded["AP50"]
     card = (MODEL / "README.md").read_text()
-    for view in ("egohands_frames", "webcam_hands", "closeup_hands"):
+    for view in ("egohands_frames", "webcam_hands", "closeup_hands", "rps_hands", "phone_hands"):
         assert f"{shipped['held_out'][view]['AP50']:.3f}" in card
