@@ -88,6 +88,40 @@ def write_a_fixed(here: Path) -> None:
                          f"fixes, {STEPS} steps (written by experiments/make_configs.py)")
 
 
+# v2 continued with hard negatives: hand-free crops of the training images
+# (experiments/make_negatives.py; rps_hands left out, its labels are partial)
+# as a sixth input. With no hand in an image the hard example miner keeps
+# max(3 x positives, min_negatives_per_image) negatives, so the minimum must be
+# above 0 for those images to count at all.
+V2_NEG = "e_v2_hard_negatives"
+V2_NEG_STEPS = 1500
+V2_NEG_SETS = {"egohands_frames": 0.27, "rps_hands": 0.20, "phone_hands": 0.17,
+               "webcam_hands": 0.13, "closeup_hands": 0.11}
+V2_NEG_WEIGHT = 0.12
+
+
+def write_v2_negatives(here: Path) -> None:
+    cfg = load_pipeline(here / V2 / "pipeline.config")
+    reader = cfg.train_input_reader.tf_record_input_reader
+    del reader.input_path[:]
+    reader.input_path.extend([f"data/{s}/records/train.record-*" for s in V2_NEG_SETS]
+                             + ["data/negatives/records/train-*.record"])
+    weights = cfg.train_input_reader.sample_from_datasets_weights
+    del weights[:]
+    weights.extend(list(V2_NEG_SETS.values()) + [V2_NEG_WEIGHT])
+    cfg.model.ssd.loss.hard_example_miner.min_negatives_per_image = 8
+    tc = cfg.train_config
+    tc.num_steps = V2_NEG_STEPS
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = f"train_dir/{V2}", "detection"
+    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
+    lr.learning_rate_base, lr.total_steps = 0.0015, V2_NEG_STEPS
+    lr.warmup_learning_rate, lr.warmup_steps = 0.0003, 100
+    save_pipeline(cfg, here / V2_NEG / "pipeline.config",
+                  header=f"{V2_NEG}: {V2} continued {V2_NEG_STEPS} steps with hand-free crops "
+                         f"as negatives (weight {V2_NEG_WEIGHT}), min 8 negatives per image "
+                         f"(written by experiments/make_configs.py)")
+
+
 def write_v2(here: Path) -> None:
     from google.protobuf import text_format
 
@@ -141,3 +175,4 @@ if __name__ == "__main__":
     main()
     write_v2(Path(__file__).resolve().parent)
     write_a_fixed(Path(__file__).resolve().parent)
+    write_v2_negatives(Path(__file__).resolve().parent)
