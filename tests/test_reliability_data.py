@@ -25,6 +25,7 @@ from common.errors import UserError
 from tests.conftest import REPO_ROOT
 from tests.synthetic_data import make_images
 from training import zoo
+from tests.cli_checks import one_error_line as _one_error_line
 
 TIMEOUT = 120
 
@@ -34,15 +35,6 @@ def _cli(*args: str, cwd: Path = REPO_ROOT, preexec=None) -> subprocess.Complete
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT, preexec_fn=preexec)
 
-
-def _one_error_line(result: subprocess.CompletedProcess, *needles: str) -> str:
-    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1, result.stderr[-2000:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.cli_checks import one_error_line as _one_error_line
 
 TIMEOUT = 120
 
@@ -36,15 +37,6 @@ def _popen(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "detect_multi_threaded.py", "--display", "0",
                              *args], cwd=REPO_ROOT, env=_env(), text=True, **kwargs)
 
-
-def _one_error_line(result, *needles: str) -> str:
-    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1, result.stderr[-2000:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _frames(n: int, width: int = 160, height: int = 120):

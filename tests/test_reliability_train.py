@@ -21,6 +21,7 @@ tf = pytest.importorskip("tensorflow")
 from common.errors import UserError  # noqa: E402
 from tests.conftest import REPO_ROOT  # noqa: E402
 from tests.synthetic_data import tiny_pipeline  # noqa: E402
+from tests.cli_checks import one_error_line as _one_error_line
 
 TIMEOUT = 300
 # Most tests here run train.py or a real training loop (10-30 s each on 2 cores).
@@ -35,15 +36,6 @@ def _train_cli(*args: str, preexec=None, timeout: int = TIMEOUT) -> subprocess.C
     return subprocess.run([sys.executable, "train.py", *args], cwd=REPO_ROOT, env=_env(),
                           capture_output=True, text=True, timeout=timeout, preexec_fn=preexec)
 
-
-def _one_error_line(result: subprocess.CompletedProcess, *needles: str) -> str:
-    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1, result.stderr[-3000:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _config_text(tiny_records: Path, tmp_path: Path, **overrides) -> tuple[Path, str]:
