@@ -23,10 +23,14 @@ imp rps_hands 0.8,0.0,0.2
 imp phone_hands 0.8,0.0,0.2
 python3 experiments/make_configs.py
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
+  # e continues d with hand-free crops of the training images as negatives.
+  if [ "$run" = e_v2_hard_negatives ] && [ ! -d data/negatives/records ]; then
+    python3 experiments/make_negatives.py --out data/negatives
+  fi
   python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --seed 7
   if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
   for view in all "${SETS[@]}"; do
@@ -47,7 +51,7 @@ for view in "${SETS[@]}"; do
 done
 # The shipped model: export the chosen run, score every exported format on every
 # held-out set, and count false detections on hand-free crops (v1 alongside).
-SHIP=${SHIP:-d_v2_all_sets}
+SHIP=${SHIP:-e_v2_hard_negatives}
 if [ -f "train_dir/$SHIP/train_summary.json" ]; then
   python3 experiments/summarize.py --write
   python3 export.py --pipeline "experiments/$SHIP/pipeline.config" --checkpoint "train_dir/$SHIP" \
