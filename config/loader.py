@@ -6,10 +6,8 @@
 
 Paths inside a config (`fine_tune_checkpoint`, `label_map_path`,
 `tf_record_input_reader.input_path`) are NOT rewritten: a relative path means
-relative to the current working directory of the process that uses it, as in
-the Object Detection API. The shipped configs assume the repository root as
-working directory. Use `config.paths.resolve_path` / `config.paths.input_files`
-to turn them into absolute paths.
+relative to the working directory of the process that uses it, as in the OD API
+(the shipped configs assume the repository root); config.paths resolves them.
 """
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import List, Optional, Sequence, TypeVar, Union
+from typing import List, Optional, Sequence, Tuple, TypeVar, Union
 
 from google.protobuf import text_format
 from google.protobuf.message import Message
@@ -26,6 +24,7 @@ from google.protobuf.message import Message
 from common.atomic import atomic_write_text
 from common.errors import UserError
 from config import locate as _locate
+from config import rules as _rules
 from config import validation as _validation
 from config.pipeline_pb2 import TrainConfig, TrainEvalPipelineConfig
 
@@ -36,6 +35,7 @@ CONFIG_DIR = REPO_ROOT / "pipeline_configs"
 CONFIG_SUFFIX = ".config"
 
 PathLike = Union[str, "os.PathLike[str]"]
+M = TypeVar("M", bound=Message)
 
 
 def display_path(path: PathLike) -> str:
@@ -64,58 +64,42 @@ def resolve_config_path(path_or_name: PathLike) -> Path:
     if given.exists():
         raise UserError(f"pipeline config {raw}: not a file")
     bare = "/" not in raw and os.sep not in raw
-    candidates: List[Path] = []
-    if bare:
-        candidates.append(CONFIG_DIR / raw)
-        if not raw.endswith(CONFIG_SUFFIX):
-            candidates.append(CONFIG_DIR / (raw + CONFIG_SUFFIX))
-    for cand in candidates:
-        if cand.is_file():
-            return cand
+    for name in ([raw] if raw.endswith(CONFIG_SUFFIX) else [raw, raw + CONFIG_SUFFIX]) if bare else []:
+        if (CONFIG_DIR / name).is_file():
+            return CONFIG_DIR / name
     shipped = sorted(p.name for p in CONFIG_DIR.glob(f"*{CONFIG_SUFFIX}")) if CONFIG_DIR.is_dir() else []
     hint = f"; shipped configs in {display_path(CONFIG_DIR)}/: {', '.join(shipped)}" if bare and shipped else ""
     raise UserError(f"pipeline config {raw}: file not found{hint}")
 
 
 _UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "([^"]+)"')
-_POSITION = re.compile(r"^(\d+):(\d+) : ")
-_SOURCE_LINE = re.compile(r"^'[^\n]*?': ")  # text_format quotes the offending line
+_PREFIX = re.compile(r"^(?:\d+:\d+ : )?(?:'[^\n]*?': )?")  # text_format's position and quoted line
 
 
 def _parse_error_message(exc: text_format.ParseError, text: str, shown: str) -> str:
     line, col = exc.GetLine(), exc.GetColumn()
-    msg = _SOURCE_LINE.sub("", _POSITION.sub("", str(exc)))
-    where = f"{shown}:{line}:{col}" if line else shown
+    where, msg = (f"{shown}:{line}:{col}" if line else shown), _PREFIX.sub("", str(exc))
     if msg == 'Expected "}".' and _unclosed(text):
         return f"{where}: unclosed {{ (the file ends inside a block)"
     m = _UNKNOWN_FIELD.search(msg)
     if not m:
         return f"{where}: {msg}"
-    type_name, field_name = m.group(1), m.group(2)
-    parent = ""
-    if line:
-        # The offending name is written at (line, col); its parent path names the block.
-        for key in _locate.iter_keys_at(_locate.field_locations(text), line, col):
-            if key[-1][0] == field_name and len(key) > 1:
-                parent = _locate.dotted(key[:-1])
-                break
+    type_name, name = m.groups()
+    short = type_name.rsplit(".", 1)[-1]
+    # The offending name is written at (line, col); its parent path names the block.
+    parent = next((_locate.dotted(key[:-1]) for key, pos in _locate.field_locations(text).items()
+                   if pos == (line, col) and len(key) > 1 and key[-1][0] == name), "") if line else ""
+    if name in _rules.NOT_IMPLEMENTED.get(short, ()):
+        return (f"{where}: {parent + '.' if parent else ''}{name} is set, but handtrack does not implement it; "
+                f"remove it (config/pipeline.proto holds the supported fields)")
     try:
-        desc = TrainEvalPipelineConfig.DESCRIPTOR.file.pool.FindMessageTypeByName(type_name)
-        known = [f.name for f in desc.fields]
+        known = [f.name for f in TrainEvalPipelineConfig.DESCRIPTOR.file.pool.FindMessageTypeByName(type_name).fields]
     except KeyError:
         known = []
-    short = type_name.rsplit(".", 1)[-1]
-    if field_name in _validation.NOT_IMPLEMENTED.get(short, ()):
-        dotted = f"{parent}.{field_name}" if parent else field_name
-        return (f"{where}: {dotted} is set, but handtrack does not implement it; remove it "
-                f"(config/pipeline.proto holds the supported fields)")
-    text_out = f'{where}: unknown field "{field_name}" in {parent or "the top level"} ({short})'
-    close = difflib.get_close_matches(field_name, known, n=1, cutoff=0.6)
-    if close:
-        text_out += f'; did you mean "{close[0]}"?'
-    elif known and len(known) <= 8:
-        text_out += f"; known fields: {', '.join(known)}"
-    return text_out
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f'; did you mean "{close[0]}"?' if close else \
+        f"; known fields: {', '.join(known)}" if known and len(known) <= 8 else ""
+    return f'{where}: unknown field "{name}" in {parent or "the top level"} ({short}){hint}'
 
 
 def _unclosed(text: str) -> bool:
@@ -123,9 +107,6 @@ def _unclosed(text: str) -> bool:
     (text_format only says 'Expected "}"' at the last token)."""
     symbols = [t.text for t in _locate.tokenize(text) if t.kind == "symbol"]
     return symbols.count("{") > symbols.count("}")
-
-
-M = TypeVar("M", bound=Message)
 
 
 def parse_text(text: str, message: M, shown: str) -> M:
@@ -142,46 +123,34 @@ def parse_text(text: str, message: M, shown: str) -> M:
 def parse_pipeline(text: str, path: Optional[PathLike] = None) -> TrainEvalPipelineConfig:
     """Parse pipeline.config text. Syntax errors and unknown fields raise
     UserError as `file:line:col: ...`. No validation (see `validate`)."""
-    shown = display_path(path) if path is not None else "<config>"
-    return parse_text(text, TrainEvalPipelineConfig(), shown)
-
-
-def normalise(config: TrainEvalPipelineConfig) -> TrainEvalPipelineConfig:
-    """Fill in what the OD API derives at load time (in place; returns config).
-
-    * A fine_tune_checkpoint without fine_tune_checkpoint_type gets the type
-      from the legacy `from_detection_checkpoint` ("detection" if true, else
-      "classification"), as the OD API does.
-    """
-    tc = config.train_config
-    if tc.fine_tune_checkpoint and not tc.fine_tune_checkpoint_type:
-        tc.fine_tune_checkpoint_type = fine_tune_checkpoint_type(tc)
-    return config
+    return parse_text(text, TrainEvalPipelineConfig(), display_path(path) if path is not None else "<config>")
 
 
 def fine_tune_checkpoint_type(train_config: TrainConfig) -> str:
     """"classification", "detection", or "" when there is no fine_tune_checkpoint.
 
-    Honours the legacy `from_detection_checkpoint` when the type is unset
-    (load_pipeline already fills the type in through `normalise`; this also
+    Honours the legacy `from_detection_checkpoint` when the type is unset, as the
+    OD API does (load_pipeline fills the type in through `normalise`; this also
     covers configs built in code).
     """
     if not train_config.fine_tune_checkpoint:
         return ""
-    if train_config.fine_tune_checkpoint_type:
-        return train_config.fine_tune_checkpoint_type
-    return "detection" if train_config.from_detection_checkpoint else "classification"
+    return train_config.fine_tune_checkpoint_type or \
+        ("detection" if train_config.from_detection_checkpoint else "classification")
+
+
+def normalise(config: TrainEvalPipelineConfig) -> TrainEvalPipelineConfig:
+    """Fill in what the OD API derives at load time (the checkpoint type); in place, returns config."""
+    if config.train_config.fine_tune_checkpoint and not config.train_config.fine_tune_checkpoint_type:
+        config.train_config.fine_tune_checkpoint_type = fine_tune_checkpoint_type(config.train_config)
+    return config
 
 
 def validate(config: TrainEvalPipelineConfig, source_text: Optional[str] = None,
              path: Optional[PathLike] = None) -> List[str]:
-    """Reject fields handtrack does not honour (see config/validation.py).
-
-    Raises UserError naming `file:line:col` and the field; returns the
-    warnings logged for fields accepted but ignored.
-    """
-    shown = display_path(path) if path is not None else None
-    return _validation.validate(config, source_text, shown)
+    """Reject fields handtrack does not honour (config/rules.py); raises UserError naming
+    `file:line:col` and the field, returns the warnings logged for ignored fields."""
+    return _validation.validate(config, source_text, display_path(path) if path is not None else None)
 
 
 def loads_pipeline(text: str, path: Optional[PathLike] = None) -> TrainEvalPipelineConfig:
@@ -211,22 +180,12 @@ def load_pipeline(path_or_name: PathLike) -> TrainEvalPipelineConfig:
     return config
 
 
-def to_text(config: TrainEvalPipelineConfig) -> str:
-    """Text format of `config` (floats written in their shortest form)."""
-    return text_format.MessageToString(config)
-
-
 def save_pipeline(config: TrainEvalPipelineConfig, path: PathLike, *, header: Optional[str] = None) -> Path:
-    """Write `config` as text format to `path` atomically; returns the path.
-
-    `header` (optional) is written first as `#` comment lines.
-    """
-    text = to_text(config)
-    if header:
-        text = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()) + text
-    out = Path(path)
-    atomic_write_text(out, text)
-    return out
+    """Write `config` as text format (floats in their shortest form) to `path` atomically,
+    after `header` (optional) as `#` comment lines; returns the path."""
+    text = "".join(f"# {line}".rstrip() + "\n" for line in (header or "").splitlines())
+    atomic_write_text(Path(path), text + text_format.MessageToString(config))
+    return Path(path)
 
 
 def _positive_int(flag: str, value: object) -> int:
@@ -246,6 +205,19 @@ def _paths(flag: str, value: Union[PathLike, Sequence[PathLike]]) -> List[str]:
     if not items:
         raise UserError(f"--{flag}: needs at least one path")
     return [_nonempty_str(flag, v) for v in items]
+
+
+# Each schedule's peak rate, and the rates the OD API scales with it.
+_PEAK_RATE = {"constant_learning_rate": ("learning_rate", ()),
+              "exponential_decay_learning_rate": ("initial_learning_rate", ("burnin_learning_rate", "min_learning_rate")),
+              "cosine_decay_learning_rate": ("learning_rate_base", ("warmup_learning_rate",))}
+
+
+def _schedule(tc: TrainConfig) -> Tuple[Optional[str], Optional[Message]]:
+    """(kind, message) of the optimizer's learning-rate schedule; (None, None) if there is none."""
+    opt = tc.optimizer.WhichOneof("optimizer")
+    kind = getattr(tc.optimizer, opt).learning_rate.WhichOneof("learning_rate") if opt else None
+    return kind, getattr(getattr(tc.optimizer, opt).learning_rate, kind) if kind else None
 
 
 def apply_overrides(
@@ -279,20 +251,15 @@ def apply_overrides(
     out = TrainEvalPipelineConfig()
     out.CopyFrom(config)
     tc = out.train_config
-
+    kind, schedule = _schedule(tc)
     if num_steps is not None:
         new = num_steps if num_steps == 0 and not isinstance(num_steps, bool) else \
             _positive_int("num_steps", num_steps)  # 0: train until stopped, as in the OD API
-        old = tc.num_steps
-        opt = tc.optimizer.WhichOneof("optimizer")
-        if opt:
-            lr = getattr(tc.optimizer, opt).learning_rate
-            if lr.HasField("cosine_decay_learning_rate") and old and new and lr.cosine_decay_learning_rate.total_steps == old:
-                cos = lr.cosine_decay_learning_rate
-                cos.total_steps = new
-                cos.warmup_steps = min(new, round(cos.warmup_steps * new / old))
-                log.info("cosine schedule follows --num_steps: total_steps %d, warmup_steps %d",
-                         cos.total_steps, cos.warmup_steps)
+        if kind == "cosine_decay_learning_rate" and tc.num_steps and new and schedule.total_steps == tc.num_steps:
+            schedule.warmup_steps = min(new, round(schedule.warmup_steps * new / tc.num_steps))
+            schedule.total_steps = new
+            log.info("cosine schedule follows --num_steps: total_steps %d, warmup_steps %d",
+                     schedule.total_steps, schedule.warmup_steps)
         tc.num_steps = new
     if batch_size is not None:
         tc.batch_size = _positive_int("batch_size", batch_size)
@@ -301,51 +268,32 @@ def apply_overrides(
     if learning_rate is not None:
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
             raise UserError(f"--learning_rate: must be a positive number (got {learning_rate!r})")
-        opt = tc.optimizer.WhichOneof("optimizer")
-        kind = getattr(tc.optimizer, opt).learning_rate.WhichOneof("learning_rate") if opt else None
-        if kind is None:
+        if kind not in _PEAK_RATE:
             raise UserError("--learning_rate: the config has no train_config.optimizer learning_rate to override")
-        lr = getattr(getattr(tc.optimizer, opt).learning_rate, kind)
-        if kind == "constant_learning_rate":
-            lr.learning_rate = learning_rate
-        elif kind == "exponential_decay_learning_rate":
-            ratio = learning_rate / lr.initial_learning_rate if lr.initial_learning_rate else 1.0
-            lr.initial_learning_rate = learning_rate
-            if lr.HasField("burnin_learning_rate"):
-                lr.burnin_learning_rate *= ratio
-            if lr.HasField("min_learning_rate"):
-                lr.min_learning_rate *= ratio
-        elif kind == "cosine_decay_learning_rate":
-            ratio = learning_rate / lr.learning_rate_base if lr.learning_rate_base else 1.0
-            lr.learning_rate_base = learning_rate
-            lr.warmup_learning_rate = lr.warmup_learning_rate * ratio
-        else:
-            raise UserError(f"--learning_rate: cannot override a {kind} schedule")
+        peak, scaled = _PEAK_RATE[kind]
+        ratio = learning_rate / getattr(schedule, peak) if getattr(schedule, peak) else 1.0
+        setattr(schedule, peak, learning_rate)
+        for name in scaled:  # an unset burn-in or minimum rate is 0 and stays unset
+            if getattr(schedule, name):
+                setattr(schedule, name, getattr(schedule, name) * ratio)
     if fine_tune_checkpoint is not None:
         tc.fine_tune_checkpoint = _nonempty_str("fine_tune_checkpoint", fine_tune_checkpoint)
     if fine_tune_checkpoint_type is not None:
-        allowed = _validation.VALUE_RULES["train_config.fine_tune_checkpoint_type"].allowed or ()
+        allowed = _rules.VALUE_RULES["train_config.fine_tune_checkpoint_type"].allowed or ()
         if fine_tune_checkpoint_type not in allowed:
             raise UserError(f"--fine_tune_checkpoint_type: must be one of {', '.join(sorted(allowed))} "
                             f"(got {fine_tune_checkpoint_type!r})")
         tc.fine_tune_checkpoint_type = fine_tune_checkpoint_type
         tc.ClearField("from_detection_checkpoint")
     if train_input_path is not None:
-        reader = out.train_input_reader.tf_record_input_reader
-        del reader.input_path[:]
-        reader.input_path.extend(_paths("train_input_path", train_input_path))
+        out.train_input_reader.tf_record_input_reader.input_path[:] = _paths("train_input_path", train_input_path)
+    if (eval_input_path is not None or label_map_path is not None) and not out.eval_input_reader:
+        out.eval_input_reader.add()
     if eval_input_path is not None:
-        if not out.eval_input_reader:
-            out.eval_input_reader.add()
-        reader = out.eval_input_reader[0].tf_record_input_reader
-        del reader.input_path[:]
-        reader.input_path.extend(_paths("eval_input_path", eval_input_path))
+        out.eval_input_reader[0].tf_record_input_reader.input_path[:] = _paths("eval_input_path", eval_input_path)
     if label_map_path is not None:
         value = _nonempty_str("label_map_path", label_map_path)
-        out.train_input_reader.label_map_path = value
-        if not out.eval_input_reader:
-            out.eval_input_reader.add()
-        for reader in out.eval_input_reader:
+        for reader in (out.train_input_reader, *out.eval_input_reader):
             reader.label_map_path = value
     _validation.validate(out, None, "overrides", log_warnings=False)
     return normalise(out)

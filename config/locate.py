@@ -17,7 +17,7 @@ does its best and never raises.
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 PathKey = Tuple[Tuple[str, int], ...]
 
@@ -55,75 +55,56 @@ def tokenize(text: str) -> List[_Tok]:
 
 
 class _Parser:
+    """Recursive descent over the tokens, recording where each field name is written."""
+
     def __init__(self, tokens: List[_Tok]):
-        self.toks = tokens
-        self.i = 0
+        self.toks, self.i = tokens, 0
         self.out: Dict[PathKey, Tuple[int, int]] = {}
 
-    def peek(self) -> Optional[_Tok]:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
     def at(self, *texts: str) -> bool:
-        tok = self.peek()
-        return tok is not None and tok.text in texts
+        return self.i < len(self.toks) and self.toks[self.i].text in texts
 
     def message(self, prefix: PathKey, close: Optional[str]) -> None:
         counts: Dict[str, int] = {}
-        while self.peek() is not None and not (close and self.at(close)):
+        while self.i < len(self.toks) and not (close and self.at(close)):
             start = self.i
             self.field(prefix, counts)
-            if self.i == start:  # malformed input: never loop forever
-                self.i += 1
-        if close and self.at(close):
-            self.i += 1
+            self.i += self.i == start  # malformed input: never loop forever
+        self.i += bool(close and self.at(close))
 
     def field(self, prefix: PathKey, counts: Dict[str, int]) -> None:
-        name_tok = self.peek()
-        assert name_tok is not None
+        name_tok = self.toks[self.i]
+        self.i += 1
         if name_tok.text == "[":  # extension or Any type URL: [a.b.c]
-            parts = []
-            self.i += 1
-            while self.peek() is not None and not self.at("]"):
-                parts.append(self.toks[self.i].text)
-                self.i += 1
-            self.i += 1
-            name = "[" + "".join(parts) + "]"
+            end = next((j for j in range(self.i, len(self.toks)) if self.toks[j].text == "]"), len(self.toks))
+            name, self.i = "[" + "".join(t.text for t in self.toks[self.i:end]) + "]", end + 1
         elif name_tok.kind == "ident":
             name = name_tok.text
-            self.i += 1
         else:
-            self.i += 1
             return
-        if self.at(":"):
-            self.i += 1
+        self.i += self.at(":")
         if self.at("["):  # list syntax: name: [v1, v2] or name [{..}, {..}]
             self.i += 1
-            while self.peek() is not None and not self.at("]"):
+            while self.i < len(self.toks) and not self.at("]"):
                 self.value(prefix, name, name_tok, counts)
-                if self.at(","):
-                    self.i += 1
+                self.i += self.at(",")
             self.i += 1
         else:
             self.value(prefix, name, name_tok, counts)
-        if self.at(",", ";"):
-            self.i += 1
+        self.i += self.at(",", ";")
 
     def value(self, prefix: PathKey, name: str, name_tok: _Tok, counts: Dict[str, int]) -> None:
-        index = counts.get(name, 0)
-        counts[name] = index + 1
+        index = counts[name] = counts.get(name, -1) + 1
         key = prefix + ((name, index),)
         self.out.setdefault(key, (name_tok.line, name_tok.col))
-        tok = self.peek()
-        if tok is None:
+        if self.i >= len(self.toks):
             return
+        tok = self.toks[self.i]
+        self.i += 1
         if tok.text in ("{", "<"):
-            self.i += 1
             self.message(key, "}" if tok.text == "{" else ">")
-        elif tok.kind == "string":
-            while self.peek() is not None and self.peek().kind == "string":  # "a" "b" concatenation
-                self.i += 1
-        else:
-            self.i += 1
+        while tok.kind == "string" and self.i < len(self.toks) and self.toks[self.i].kind == "string":
+            self.i += 1  # "a" "b" concatenation
 
 
 def field_locations(text: str) -> Dict[PathKey, Tuple[int, int]]:
@@ -145,10 +126,3 @@ def locate(locations: Dict[PathKey, Tuple[int, int]], key: PathKey) -> Optional[
 def dotted(key: PathKey) -> str:
     """`model.ssd.feature_extractor.type`-style name of a path (indices dropped)."""
     return ".".join(name for name, _ in key)
-
-
-def iter_keys_at(locations: Dict[PathKey, Tuple[int, int]], line: int, col: int) -> Iterator[PathKey]:
-    """Paths whose field name starts exactly at (line, col)."""
-    for key, pos in locations.items():
-        if pos == (line, col):
-            yield key

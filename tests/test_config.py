@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 
 from common.errors import UserError
-from config import locate, loader, paths, validation
+from config import locate, loader, paths, rules, validation
 from config import pipeline_pb2
 from config.loader import (CONFIG_DIR, REPO_ROOT, apply_overrides, load_pipeline, loads_pipeline,
                            parse_pipeline, resolve_config_path, save_pipeline)
@@ -245,7 +245,7 @@ def test_not_implemented_names_are_schema_messages_without_those_fields():
     """The schema is the allow-list: a known-but-unsupported OD API field is absent from
     its message, so it fails to parse, and the loader names it "does not implement"."""
     pool = TrainEvalPipelineConfig.DESCRIPTOR.file.pool
-    for message, names in validation.NOT_IMPLEMENTED.items():
+    for message, names in rules.NOT_IMPLEMENTED.items():
         desc = pool.FindMessageTypeByName(f"handtrack.config.{message}")
         assert not names & set(desc.fields_by_name), message
     msg = _error(SSD_TEXT.replace("train_config {", "graph_rewriter {\n  quantization {\n  }\n}\n"
@@ -280,6 +280,17 @@ def test_value_checks():
     assert "from_detection_checkpoint" in msg
 
 
+@pytest.mark.parametrize("old,new,needle", [
+    ("depth_multiplier: 1.0", "depth_multiplier: nan", "depth_multiplier: must be > 0 (got nan)"),
+    ("max_total_detections: 100", "max_total_detections: 0", "max_total_detections: must be >= 1 (got 0)"),
+    ("learning_rate_base: 0.004", "learning_rate_base: inf", "learning_rate_base: must be a finite number > 0"),
+])
+def test_bounded_values_name_field_and_line(old, new, needle):
+    text = SSD_TEXT.replace(old, new, 1)
+    assert text != SSD_TEXT
+    msg = _error(text)
+    assert msg.startswith(f"pipeline_configs/ssd.config:{_line_of(text, new)}:") and needle in msg
+
 def test_multiple_problems_are_all_reported_on_one_line():
     text = SSD_TEXT.replace("score_converter: SIGMOID", "score_converter: SOFTMAX").replace(
         "use_moving_average: false", "use_moving_average: true")
@@ -290,17 +301,17 @@ def test_multiple_problems_are_all_reported_on_one_line():
 
 
 def test_every_rule_path_exists_in_schema():
-    for path in validation.VALUE_RULES:
+    for path in rules.VALUE_RULES:
         desc = TrainEvalPipelineConfig.DESCRIPTOR
         for name in path.split("."):
             assert desc is not None, path
             assert name in desc.fields_by_name, f"{path}: no field {name!r}"
             field = desc.fields_by_name[name]
             desc = field.message_type
-        rule = validation.VALUE_RULES[path]
+        rule = rules.VALUE_RULES[path]
         if rule.allowed is not None and field.enum_type is not None:
             assert set(rule.allowed) <= set(field.enum_type.values_by_name), path
-    assert "model.ssd.feature_extractor.type" in validation.supported_paths()
+    assert "model.ssd.feature_extractor.type" in rules.supported_paths()
 
 
 # --- loading files -----------------------------------------------------------------------
