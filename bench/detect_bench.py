@@ -17,16 +17,14 @@ per format is loaded once and shared by all its runs.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.cli import check_flag, parse_sizes, quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from bench.report import add_readme_out, machine, publish  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 FORMAT_LABELS = {"frozen": "frozen graph", "saved_model": "SavedModel",
@@ -50,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="another export dir (e.g. the previous default model): its single-"
                         "threaded rows run in the same process, and a table gives each "
                         "format's end-to-end time against it")
-    p.add_argument("--readme-out", default=None, help="also write the markdown table here")
+    add_readme_out(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -71,7 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import numpy as np
 
-    from common.atomic import atomic_write_text
     from detect.detector import FORMAT_FILES, FORMATS, Detector
     from detect.outputs import Outputs
     from detect.pipeline import run_pipeline
@@ -140,8 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = {size: s.mean_fps for fmt, size, n, s in rows if fmt == "frozen" and n == 0}
     lines = [
         f"Detection benchmark: `{model}` on `{Path(args.video).name}` "
-        f"({args.max_frames} frames max per run), {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
+        f"({args.max_frames} frames max per run), {machine()}.",
         "",
         "| format | capture | engine | fps | p50 latency ms | p95 latency ms | x frozen 1-thread |",
         "|---|---|---|---:|---:|---:|---:|",
@@ -164,10 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for fmt, (w, h), new, old in compared:
             lines.append(f"| {FORMAT_LABELS[fmt]} | {w}x{h} | {new.mean_fps:.1f} | "
                          f"{old.mean_fps:.1f} | {old.mean_fps / new.mean_fps:.2f}x |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.readme_out:
-        atomic_write_text(args.readme_out, table)
+    publish(lines, args.readme_out)
     return 0
 
 

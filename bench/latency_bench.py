@@ -16,8 +16,6 @@ single frame, no threads).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import socket
 import sys
 import time
@@ -27,6 +25,7 @@ from typing import Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.cli import quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from bench.report import add_readme_out, machine, publish  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from detect.sources import FrameSource  # noqa: E402
 
@@ -67,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fps", default="30,60")
     p.add_argument("--workers", default="1,2")
     p.add_argument("--seconds", type=float, default=4.0, help="per configuration")
-    p.add_argument("--readme-out", default=None)
+    add_readme_out(p)
     args = p.parse_args(argv)
     try:
         rates = [float(v) for v in args.fps.split(",")]
@@ -84,7 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import cv2
     import numpy as np
 
-    from common.atomic import atomic_write_text
     from detect.detector import Detector
     from detect.hand_outputs import TrackedOutputs
     from detect.pipeline import run_pipeline
@@ -134,8 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [f"Live latency: paced live source (320x240 crops of a real webcam frame), "
              f"{det.format} model, tracker on, UDP publish to loopback; queue size 1 (newest "
              f"frame wins); {args.seconds:g} s per row; model alone {model_ms:.1f} ms/frame; "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"{time.strftime('%Y-%m-%d')}.", "",
+             f"{machine()}.", "",
              "| source fps | workers | frames | published | dropped | p50 ms | p95 ms | "
              "budget ms (period + model) | p95 / budget |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -143,10 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         budget = 1000 / fps + model_ms
         lines.append(f"| {fps:g} | {n} | {s.frames_read} | {s.processed} | {s.dropped} | "
                      f"{p50:.1f} | {p95:.1f} | {budget:.1f} | {p95 / budget:.2f}x |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.readme_out:
-        atomic_write_text(args.readme_out, table)
+    publish(lines, args.readme_out)
     return 0
 
 

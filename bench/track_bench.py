@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from bench.report import add_readme_out, machine, publish  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 DEFAULT_IMAGE = "../shared/data/webcam_hands/images/2_pic00488.jpg"
@@ -51,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int_at_least(10), default=150)
     p.add_argument("--miss-rate", type=float, default=0.1,
                    help="fraction of frames whose detections are dropped in scenario 2")
-    p.add_argument("--readme-out", default=None, help="also write the markdown here")
+    add_readme_out(p)
     return p
 
 
@@ -108,7 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import numpy as np
     import pandas as pd
 
-    from common.atomic import atomic_write_text
     from detect.detections import Detections
     from detect.detector import Detector
     from detect.tracking import HandTracker
@@ -183,8 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lines = [f"Tracking benchmark: `{image_path.name}` panned by a 320x240 window along a "
              f"Lissajous path, {args.frames} frames, {det.format} model ({det_ms:.1f} ms/frame), "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"{time.strftime('%Y-%m-%d')}.", ""]
+             f"{machine()}.", ""]
     for scenario in dict.fromkeys(s for s, _, _ in results):
         rows_s = [(n, m) for s, n, m in results if s == scenario]
         base = rows_s[0][1]
@@ -197,10 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"{m['jitter']:.2f} | {m['jitter'] / base['jitter']:.2f}x | "
                          f"{m['switches']} | {m['lost']} | {m['ms']:.3f} |")
         lines.append("")
-    table = "\n".join(lines)
-    print(table)
-    if args.readme_out:
-        atomic_write_text(args.readme_out, table)
+    publish(lines, args.readme_out)
     return 0
 
 
