@@ -6,6 +6,7 @@ crops that touch no box (hands and ignore regions, each grown by `margin`),
 taken from the image's own scene (furniture, faces, arms, screens), so the
 figure measures the scenes the model will see rather than an unrelated
 negative set. A detection at score >= threshold on a crop is a false positive.
+`--on faces` counts false detections on faces instead (evaluation/faces.py).
 
     python3 -m evaluation.false_positives --model exported_models/handtrack_default \\
         --records 'data/webcam_hands/records/eval.record-*' --out fp.json
@@ -97,7 +98,7 @@ def count_false_positives(detector, files: Sequence[str], threshold: float = 0.5
         if len(found):
             worst.append((float(found.scores.max()), name))
             if examples_dir is not None and saved < 12:
-                _save_example(examples_dir, name, crop, found)
+                save_example(examples_dir, name, crop, found)
                 saved += 1
     worst.sort(reverse=True)
     return {"crops": crops, "false_positives": fps, "threshold": threshold,
@@ -106,7 +107,8 @@ def count_false_positives(detector, files: Sequence[str], threshold: float = 0.5
                                                  for s, n in worst[:10]]}
 
 
-def _save_example(folder: Path, name: str, crop_rgb: np.ndarray, found) -> None:
+def save_example(folder: Path, name: str, crop_rgb: np.ndarray, found) -> None:
+    """PNG of an image with its detections drawn, for a person to look at."""
     import cv2
 
     from common.atomic import atomic_write_bytes
@@ -128,6 +130,9 @@ def parse_args(argv):
     p.add_argument("--records", nargs="+", required=True, help="TFRecord files/globs (held-out images)")
     p.add_argument("--threshold", type=float, default=0.5, help="score that counts as a detection")
     p.add_argument("--per-image", type=int_at_least(1), default=2, help="crops per image")
+    p.add_argument("--on", choices=("hand-free", "faces"), default="hand-free",
+                   help="hand-free: crops away from every box; faces: detections on faces "
+                        "in the whole frame (evaluation/faces.py, needs mtcnn)")
     p.add_argument("--out", required=True, help="JSON file for the counts")
     p.add_argument("--examples", default=None, help="folder for PNGs of crops with false detections")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -147,15 +152,25 @@ def main(argv=None) -> int:
         raise UserError(f"--threshold must be in (0, 1], got {args.threshold}")
     files = expand_patterns(args.records, "--records", unique=True)
     detector = Detector(args.model, format=args.format)
+    examples = Path(args.examples) if args.examples else None
     try:
-        result = count_false_positives(detector, files, args.threshold, args.per_image,
-                                       Path(args.examples) if args.examples else None)
+        if args.on == "faces":
+            from evaluation.faces import count_face_false_positives
+            result = count_face_false_positives(detector, files, args.threshold,
+                                                examples_dir=examples)
+            summary = (f"{result['faces']} faces in {result['frames_with_faces']} frames, "
+                       f"{result['false_positives']} false detections on them "
+                       f"(score >= {args.threshold}): {result['fp_per_face']} per face")
+        else:
+            result = count_false_positives(detector, files, args.threshold, args.per_image,
+                                           examples)
+            summary = (f"{result['crops']} hand-free crops, {result['false_positives']} false "
+                       f"detections (score >= {args.threshold}): {result['fp_per_image']} per image")
     finally:
         detector.close()
     result.update(model=str(args.model), format=detector.format, records=args.records)
     atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
-    print(f"{result['crops']} hand-free crops, {result['false_positives']} false detections "
-          f"(score >= {args.threshold}): {result['fp_per_image']} per image")
+    print(summary)
     return 0
 
 
