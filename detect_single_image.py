@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import quiet_tensorflow, run_main, setup_logging
+from common.cli import parse_command_line, run_main
 from common.errors import UserError
 from detect.detector import DEFAULT_MODEL, FORMATS
 
@@ -30,16 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-threads", type=int, default=None, help="TFLite interpreter threads")
     p.add_argument("--score-thresh", type=float, default=0.5,
                    help="keep detections with at least this score")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     if not 0.0 <= args.score_thresh <= 1.0:
         raise UserError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
-    quiet_tensorflow()
-    setup_logging(args.verbose)
     import cv2
 
     from common.atomic import atomic_write_bytes, atomic_write_text

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, parse_command_line, run_main
 from detect.detector import FORMATS
 
 
@@ -29,14 +29,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="folder for metrics.json and pr_curve.png "
                                                "(default: <checkpoint or model folder>/eval_<split>)")
     p.add_argument("--max-examples", type=int_at_least(0), default=0, help="limit the number of images (0: all)")
-    p.add_argument("-v", "--verbose", action="store_true")
-    return p.parse_args(argv)
+    return parse_command_line(p, argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    quiet_tensorflow()
-    setup_logging(args.verbose)
     from config.loader import load_pipeline
     from ssd.builder import build_from_pipeline
     from training.checkpoints import restore_trained

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, parse_command_line, run_main
 from common.errors import UserError
 from detect.detector import FORMATS
 
@@ -49,12 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-verify", type=int_at_least(1), default=10,
                    help="images on which every format is compared with the frozen graph")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out dir")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise UserError(f"--out {out} already exists; pass --overwrite to replace it")
@@ -69,8 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError(f"--metrics: no such file: {args.metrics}") from None
         except json.JSONDecodeError as exc:
             raise UserError(f"--metrics {args.metrics}: not JSON ({exc})") from None
-    quiet_tensorflow()
-    setup_logging(args.verbose)
 
     from data_prep.label_map import read_label_map
     from export_lib import export_model

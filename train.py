@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, parse_command_line, run_main
 
 
 def parse_args(argv):
@@ -38,8 +38,7 @@ def parse_args(argv):
     p.add_argument("--log-every", type=int_at_least(1), default=10,
                    help="TensorBoard scalars every N steps")
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return p.parse_args(argv)
+    return parse_command_line(p, argv)
 
 
 def _config_file(name: str) -> Path | None:
@@ -54,8 +53,6 @@ def _config_file(name: str) -> Path | None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    quiet_tensorflow()
-    setup_logging(args.verbose)
     from config.loader import apply_overrides, load_pipeline
     from training.train_lib import TrainOptions, train
 

@@ -23,7 +23,7 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.cli import check_flag, parse_sizes, quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from common.cli import check_flag, parse_command_line, parse_sizes, run_main  # noqa: E402
 from bench.report import add_readme_out, machine, publish  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
@@ -49,12 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "threaded rows run in the same process, and a table gives each "
                         "format's end-to-end time against it")
     add_readme_out(p)
-    p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     sizes = parse_sizes("--sizes", args.sizes)
     try:
         workers = [int(w) for w in args.workers.split(",")]
@@ -63,8 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_flag("--max-frames", args.max_frames, at_least=1)
     for w in workers:
         check_flag("--workers", w, at_least=1)
-    quiet_tensorflow()
-    setup_logging(args.verbose)
     import logging
 
     import numpy as np

@@ -24,7 +24,7 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.cli import quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from common.cli import parse_command_line, run_main  # noqa: E402
 from bench.report import add_readme_out, machine, publish  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from detect.sources import FrameSource  # noqa: E402
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", default="1,2")
     p.add_argument("--seconds", type=float, default=4.0, help="per configuration")
     add_readme_out(p)
-    args = p.parse_args(argv)
+    args = parse_command_line(p, argv)
     try:
         rates = [float(v) for v in args.fps.split(",")]
         workers = [int(v) for v in args.workers.split(",")]
@@ -75,8 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError("--fps/--workers: comma-separated numbers") from None
     if any(r <= 0 for r in rates) or any(w < 1 for w in workers) or args.seconds <= 0:
         raise UserError("--fps, --workers and --seconds must be positive")
-    quiet_tensorflow()
-    setup_logging()
     import logging
     import math
 

@@ -31,7 +31,7 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging  # noqa: E402
+from common.cli import int_at_least, parse_command_line, run_main  # noqa: E402
 from bench.report import add_readme_out, machine, publish  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
@@ -96,11 +96,9 @@ def score_run(centres: list, truth: list) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     if not 0.0 <= args.miss_rate < 1.0:
         raise UserError(f"--miss-rate must be in [0, 1), got {args.miss_rate}")
-    quiet_tensorflow()
-    setup_logging()
     import logging
 
     import cv2

@@ -55,6 +55,20 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("absl").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+def parse_command_line(parser: argparse.ArgumentParser,
+                       argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse `argv` with -v/--verbose added, then quiet TensorFlow and set up logging.
+
+    Every command opens this way, in this order: TensorFlow's environment must be
+    set before its first import, which the command's own imports trigger next.
+    """
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    quiet_tensorflow()
+    setup_logging(args.verbose)
+    return args
+
+
 def _out_of_bounds(value: float, at_least: float | None, at_most: float | None) -> str | None:
     """The complaint about `value` ("must be >= 1, got 0"), or None when it is in bounds."""
     if (at_least is None or value >= at_least) and (at_most is None or value <= at_most):

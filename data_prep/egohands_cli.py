@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import int_at_least, quiet_tensorflow, setup_logging
+from common.cli import int_at_least, parse_command_line
 
 log = logging.getLogger("prep_egohands")
 
@@ -50,14 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sha256", metavar="HEX",
                         help="expected SHA-256 of the zip (checked after download)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    quiet_tensorflow()
-    setup_logging(args.verbose)
+    args = parse_command_line(build_parser(), argv)
 
     from data_prep import egohands
     from data_prep.dataset_writer import claim_out_dir, write_dataset

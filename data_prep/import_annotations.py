@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Sequence
 
-from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, parse_command_line, run_main
 from common.errors import UserError
 
 log = logging.getLogger("import_annotations")
@@ -111,17 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
                         help="threads reading/validating images (default: min(4, CPUs))")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     if args.csv and not args.images:
         parser.error("--csv needs --images DIR")
-    quiet_tensorflow()
-    setup_logging(args.verbose)
     common = dict(split=args.split, seed=args.seed, fractions=args.fractions,
                   shards=args.shards, visualize=args.visualize, workers=args.workers,
                   label_map=args.label_map, progress=not args.no_progress,

@@ -12,7 +12,7 @@ import contextlib
 import sys
 from typing import Sequence
 
-from common.cli import check_flag, int_at_least, quiet_tensorflow, setup_logging
+from common.cli import check_flag, int_at_least, parse_command_line
 from common.errors import UserError
 from detect.detector import PREFERENCE, DEFAULT_MODEL, FORMATS
 
@@ -68,7 +68,6 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
     p.add_argument("--websocket", default=None, metavar="[HOST:]PORT",
                    help="serve a WebSocket on [HOST:]PORT (host default 127.0.0.1) that "
                         "sends one JSON message per frame to every client")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
@@ -95,10 +94,8 @@ def _validate(args: argparse.Namespace, threaded: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, threaded: bool = True) -> int:
-    args = build_parser(threaded).parse_args(argv)
+    args = parse_command_line(build_parser(threaded), argv)
     _validate(args, threaded)
-    quiet_tensorflow()
-    setup_logging(args.verbose)
     # Heavy imports after flag parsing so --help and flag errors are instant.
     from detect.detector import Detector, resolve_model
     from detect.outputs import Outputs, check_display, check_output_paths

@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from common.cli import int_at_least, quiet_tensorflow, run_main, setup_logging
+from common.cli import int_at_least, parse_command_line, run_main
 
 CROP_SIDES = (0.5, 0.35, 0.25)   # crop side as a fraction of the image's shorter side
 MIN_CROP_PX = 64
@@ -135,14 +135,11 @@ def parse_args(argv):
                         "in the whole frame (evaluation/faces.py, needs mtcnn)")
     p.add_argument("--out", required=True, help="JSON file for the counts")
     p.add_argument("--examples", default=None, help="folder for PNGs of crops with false detections")
-    p.add_argument("-v", "--verbose", action="store_true")
-    return p.parse_args(argv)
+    return parse_command_line(p, argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    quiet_tensorflow()
-    setup_logging(args.verbose)
     from common.atomic import atomic_write_text
     from common.errors import UserError
     from config.paths import expand_patterns

@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import json
 
     from common.atomic import atomic_write_text
-    from common.cli import int_at_least, quiet_tensorflow, setup_logging
+    from common.cli import int_at_least, parse_command_line
 
     p = argparse.ArgumentParser(description="Add model.onnx to an existing export dir "
                                             "(converted from its frozen graph).")
@@ -221,9 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "result goes into export_info.json")
     p.add_argument("--num-verify", type=int_at_least(1), default=60,
                    help="use at most this many of --verify-images")
-    args = p.parse_args(argv)
-    quiet_tensorflow()
-    setup_logging()
+    args = parse_command_line(p, argv)
     d = Path(args.export_dir)
     if not (d / "frozen_inference_graph.pb").is_file():
         raise UserError(f"export_dir {d}: no frozen_inference_graph.pb")
