@@ -1,7 +1,11 @@
 """Fixtures shared by the test files."""
 from __future__ import annotations
 
+import http.server
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -15,6 +19,39 @@ def shared_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} not present")
     return path
+
+
+@contextmanager
+def loopback_server(handler: type) -> Iterator[str]:
+    """Serve `handler` on a free 127.0.0.1 port while the block runs; yields the base
+    URL. Download and stream tests get real HTTP without the outside network."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def webcam_subset_records(shared_dir: Path, out: Path, n_images: int) -> Path:
+    """Records folder of the first `n_images` webcam_hands images (by name), imported
+    under `out` as one train split: real frames, few enough for a test."""
+    import csv
+
+    from data_prep.import_annotations import import_csv
+
+    src = shared_dir / "data" / "webcam_hands"
+    with open(src / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = sorted({r["filename"] for r in rows})[:n_images]
+    small = out / "labels.csv"
+    with open(small, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["filename"] in keep)
+    import_csv(small, src / "images", out / "prep", fractions=(1.0, 0.0, 0.0), progress=False)
+    return out / "prep" / "records"
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ import hashlib
 import http.server
 import os
 import re
-import threading
 
 import pytest
 
 from common.download import DownloadError, download
 from common.errors import UserError
+from tests.conftest import loopback_server
 
 PAYLOAD = os.urandom(300_000) + b"end"
 
@@ -54,12 +54,8 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
 def server():
     RangeHandler.requests = []
     RangeHandler.honour_range = True
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with loopback_server(RangeHandler) as url:
+        yield url
 
 
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -2,7 +2,6 @@
 real face finder on a real webcam frame."""
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from evaluation.faces import detections_on_faces
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, webcam_subset_records
 
 FACE = np.array([[100, 50, 200, 170]], np.float32)
 
@@ -38,21 +37,10 @@ def test_cli_counts_detections_on_real_faces(shared_dir, tmp_path):
     """Real webcam frames (a person facing the camera), the real MTCNN and the
     shipped model: the JSON's count is what a direct run finds."""
     pytest.importorskip("mtcnn")
-    from data_prep.import_annotations import import_csv
     from detect.detector import Detector
     from evaluation.faces import FaceFinder, frames_with_faces
 
-    src = shared_dir / "data" / "webcam_hands"
-    rows = list(csv.DictReader(open(src / "labels.csv")))
-    keep = sorted({r["filename"] for r in rows})[:6]
-    small = tmp_path / "labels.csv"
-    with open(small, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["filename"] in keep)
-    import_csv(small, src / "images", tmp_path / "prep", fractions=(1.0, 0.0, 0.0),
-               progress=False)
-    records = sorted((tmp_path / "prep" / "records").glob("train.record-*"))
+    records = sorted(webcam_subset_records(shared_dir, tmp_path, 6).glob("train.record-*"))
     frames = list(frames_with_faces([str(r) for r in records], FaceFinder()))
     assert len(frames) >= 4          # these sessions face the camera
     for _, image, faces, hands in frames:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from evaluation.false_positives import hand_free_crops
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, webcam_subset_records
 
 
 def overlaps(crop, box, h, w):
@@ -42,22 +42,10 @@ def test_an_image_full_of_hands_gives_no_crop():
 def test_cli_counts_detections_of_the_shipped_model(shared_dir, tmp_path):
     """Real records, the shipped int8 model: the JSON's count matches a direct
     run of the same model on the same crops."""
-    from data_prep.import_annotations import import_csv
     from detect.detector import Detector
     from evaluation.false_positives import crops_from_records
 
-    src = shared_dir / "data" / "webcam_hands"
-    import csv
-    rows = list(csv.DictReader(open(src / "labels.csv")))
-    keep = sorted({r["filename"] for r in rows})[:12]
-    small = tmp_path / "labels.csv"
-    with open(small, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["filename"] in keep)
-    import_csv(small, src / "images", tmp_path / "prep", fractions=(1.0, 0.0, 0.0),
-               progress=False)
-    records = str(tmp_path / "prep" / "records" / "train.record-*")
+    records = str(webcam_subset_records(shared_dir, tmp_path, 12) / "train.record-*")
     out = tmp_path / "fp.json"
     run = subprocess.run([sys.executable, "-m", "evaluation.false_positives", "--model",
                           "exported_models/handtrack_default", "--records", records,

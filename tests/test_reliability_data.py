@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 
 from common.download import DownloadError, download
 from common.errors import UserError
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, loopback_server
 from tests.synthetic_data import make_images
 from training import zoo
 from tests.cli_checks import one_error_line as _one_error_line
@@ -244,12 +243,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize("name,why", [("page.zip", "HTML page"), ("short.zip", "not a complete"),
