@@ -69,6 +69,15 @@ if [ -f "train_dir/$SHIP/train_summary.json" ]; then
     python3 -m evaluation.false_positives --model train_dir/v1_model/exported_models/handtrack_default \
       --format tflite_int8 --records "data/$view/records/eval.record-*" \
       --out "experiments/v1_baseline/false_positives_$view.json"
+    # False detections on faces in the whole frame (MTCNN finds the faces).
+    python3 -m evaluation.false_positives --on faces --model "train_dir/${SHIP}_export" \
+      --format tflite_int8 --records "data/$view/records/eval.record-*" \
+      --out "experiments/$SHIP/false_positives_faces_$view.json" \
+      --examples "experiments/$SHIP/false_positive_examples/faces_$view"
+    python3 -m evaluation.false_positives --on faces \
+      --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 \
+      --records "data/$view/records/eval.record-*" \
+      --out "experiments/v1_baseline/false_positives_faces_$view.json"
   done
   python3 experiments/summarize.py --write
   # Then: copy train_dir/${SHIP}_export into exported_models/handtrack_default

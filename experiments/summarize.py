@@ -4,7 +4,8 @@ one experiments/<run>/metrics.json per run (what the model choice rests on).
 
 Reads experiments/<run>/eval_<view>/metrics.json (checkpoint evaluations),
 experiments/<run>/exported_<format>_<view>/metrics.json (exported-model
-evaluations) and experiments/<run>/train_summary.json, all written by
+evaluations), experiments/<run>/false_positives[_faces]_<view>.json (false
+detections on hand-free crops and on faces) and experiments/<run>/train_summary.json, all written by
 run_experiments.sh / evaluate.py / train.py.
 """
 from __future__ import annotations
@@ -34,6 +35,17 @@ def _metrics(path: Path) -> dict | None:
             "num_groundtruth": m["num_groundtruth"]}
 
 
+def _counts(run: Path, prefix: str, keys: tuple[str, ...]) -> dict:
+    """Per view, the figures of run/<prefix>_<view>.json (false-detection counts)."""
+    found = {}
+    for v in VIEWS:
+        path = run / f"{prefix}_{v}.json"
+        if path.exists():
+            fp = json.loads(path.read_text())
+            found[v] = {k: fp[k] for k in (*keys, "false_positives", "threshold", "format")}
+    return found
+
+
 def collect(run: Path) -> dict:
     held_out = {v: m for v in VIEWS if (m := _metrics(run / f"eval_{v}" / "metrics.json"))}
     exported: dict[str, dict] = {}
@@ -41,19 +53,16 @@ def collect(run: Path) -> dict:
         name = path.parent.name.removeprefix("exported_")
         view = next(v for v in VIEWS if name.endswith("_" + v))
         exported.setdefault(name[: -len(view) - 1], {})[view] = _metrics(path)
-    false_positives = {}
-    for v in VIEWS:
-        path = run / f"false_positives_{v}.json"
-        if path.exists():
-            fp = json.loads(path.read_text())
-            false_positives[v] = {k: fp[k] for k in ("crops", "false_positives", "fp_per_image",
-                                                     "threshold", "format")}
+    false_positives = _counts(run, "false_positives", ("crops", "fp_per_image"))
+    on_faces = _counts(run, "false_positives_faces", ("faces", "fp_per_face"))
     summary = run / "train_summary.json"
     result = {"run": run.name, "pipeline": f"experiments/{run.name}/pipeline.config",
               "train": json.loads(summary.read_text()) if summary.exists() else None,
               "held_out": held_out, "exported": exported}
     if false_positives:
         result["false_positives"] = false_positives
+    if on_faces:
+        result["false_positives_on_faces"] = on_faces
     return result
 
 
