@@ -142,7 +142,10 @@ def test_stops_on_quit_key_max_frames_and_ctrl_c_without_hung_threads(capsys):
     timer = threading.Timer(0.2, _thread.interrupt_main)
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        run_pipeline(FakeSource(10**6, live=True, period=0.001), SlowDetector(0.005),
+        # A bounded source: were the interrupt ever lost, the test fails ("DID NOT
+        # RAISE") within a minute instead of hanging the suite (seen once on a
+        # starved machine, not reproduced).
+        run_pipeline(FakeSource(30000, live=True, period=0.001), SlowDetector(0.005),
                      RecordingOutputs(), num_workers=2, human=None)
     timer.join()
     assert _threads_settle(before)
