@@ -155,6 +155,24 @@ def write_v2_one_stage(here: Path) -> None:
                          f"(written by experiments/make_configs.py)")
 
 
+# f continued with e's second-stage schedule (1500 steps, peak 0.0015): does the
+# longer, cooler finish that lifted d's webcam/close-up/rps AP in e do the same
+# for f, without e's egocentric loss?
+V2_NO_EGO_CONTINUED = "g_v2_no_ego_continued"
+
+
+def write_v2_no_ego_continued(here: Path) -> None:
+    cfg = load_pipeline(here / V2_ONE_STAGE / "pipeline.config")
+    stage2 = load_pipeline(here / V2_NEG / "pipeline.config").train_config
+    tc = cfg.train_config
+    tc.num_steps = stage2.num_steps
+    tc.optimizer.CopyFrom(stage2.optimizer)
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = f"train_dir/{V2_ONE_STAGE}", "detection"
+    save_pipeline(cfg, here / V2_NO_EGO_CONTINUED / "pipeline.config",
+                  header=f"{V2_NO_EGO_CONTINUED}: {V2_ONE_STAGE} continued {tc.num_steps} steps "
+                         f"with {V2_NEG}'s learning rate (written by experiments/make_configs.py)")
+
+
 def write_v2(here: Path) -> None:
     from google.protobuf import text_format
 
@@ -210,3 +228,4 @@ if __name__ == "__main__":
     write_a_fixed(Path(__file__).resolve().parent)
     write_v2_negatives(Path(__file__).resolve().parent)
     write_v2_one_stage(Path(__file__).resolve().parent)
+    write_v2_no_ego_continued(Path(__file__).resolve().parent)

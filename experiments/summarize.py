@@ -42,7 +42,7 @@ def _counts(run: Path, prefix: str, keys: tuple[str, ...]) -> dict:
         path = run / f"{prefix}_{v}.json"
         if path.exists():
             fp = json.loads(path.read_text())
-            found[v] = {k: fp[k] for k in (*keys, "false_positives", "threshold", "format")}
+            found[v] = {k: fp[k] for k in (*keys, "threshold", "format")}
     return found
 
 
@@ -53,8 +53,8 @@ def collect(run: Path) -> dict:
         name = path.parent.name.removeprefix("exported_")
         view = next(v for v in VIEWS if name.endswith("_" + v))
         exported.setdefault(name[: -len(view) - 1], {})[view] = _metrics(path)
-    false_positives = _counts(run, "false_positives", ("crops", "fp_per_image"))
-    on_faces = _counts(run, "false_positives_faces", ("faces", "fp_per_face"))
+    false_positives = _counts(run, "false_positives", ("crops", "false_positives", "fp_per_image"))
+    on_faces = _counts(run, "false_positives_faces", ("faces", "false_positives", "fp_per_face"))
     summary = run / "train_summary.json"
     result = {"run": run.name, "pipeline": f"experiments/{run.name}/pipeline.config",
               "train": json.loads(summary.read_text()) if summary.exists() else None,
