@@ -261,6 +261,13 @@ class _StallingStream(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _drain(stream, lines: list[str], marker: str, seen: threading.Event) -> None:
+    for line in stream:
+        lines.append(line)
+        if marker in line:
+            seen.set()
+
+
 def test_ctrl_c_on_a_stalled_stream_exits_promptly_and_cleanly(tmp_path):
     _StallingStream.stalled.clear()
     _StallingStream.release.clear()
@@ -270,19 +277,34 @@ def test_ctrl_c_on_a_stalled_stream_exits_promptly_and_cleanly(tmp_path):
     out = tmp_path / "r.jsonl"
     proc = _popen("--source", url, "--json", str(out), stdout=subprocess.PIPE,
                   stderr=subprocess.PIPE)
+    # The server may finish sending before the client has even opened the stream
+    # (socket buffers hold all 40 frames; on a loaded machine the model loads
+    # slowly): wait for the line the CLI prints as the pipeline starts, so the
+    # Ctrl-C lands in the run and not in the start-up.
+    out_lines: list[str] = []
+    err_lines: list[str] = []
+    running = threading.Event()
+    readers = [threading.Thread(target=_drain, args=(proc.stdout, out_lines, " -> ", running)),
+               threading.Thread(target=_drain, args=(proc.stderr, err_lines, "\0", threading.Event()))]
+    for r in readers:
+        r.start()
     try:
+        assert running.wait(timeout=120), ("the pipeline never started", "".join(err_lines)[-2000:])
         assert _StallingStream.stalled.wait(timeout=90), "the stream was never read"
-        time.sleep(0.5)                                # capture is now blocked in read()
+        time.sleep(1.0)                                # capture is now blocked in read()
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
         elapsed = time.monotonic() - t0
     finally:
         _StallingStream.release.set()
         if proc.poll() is None:
             proc.kill()
+        for r in readers:
+            r.join(timeout=30)
         httpd.shutdown()
         httpd.server_close()
+    stdout, stderr = "".join(out_lines), "".join(err_lines)
     # Before: ~27 s, then a segfault (rc 139) from releasing a capture mid-read.
     assert proc.returncode in (0, 130), (proc.returncode, stderr[-2000:])
     assert elapsed < 15, elapsed
