@@ -23,12 +23,12 @@ imp rps_hands 0.8,0.0,0.2
 imp phone_hands 0.8,0.0,0.2
 python3 experiments/make_configs.py
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
-  # e, f and g train with hand-free crops of the training images as negatives.
-  if [[ "$run" = [efg]_v2_* ]] && [ ! -d data/negatives/records ]; then
+  # e, f, g and h train with hand-free crops of the training images as negatives.
+  if [[ "$run" = [efgh]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
   python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --seed 7
