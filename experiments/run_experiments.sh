@@ -22,6 +22,13 @@ imp closeup_hands 0.7,0.0,0.3
 imp rps_hands 0.8,0.0,0.2
 imp phone_hands 0.8,0.0,0.2
 python3 experiments/make_configs.py
+# Which held-out boxes the anchors reach at IoU 0.5 (why h changes the anchors).
+python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_ego/pipeline.config \
+  experiments/h_v2_small_anchors/pipeline.config \
+  --records "data/egohands_frames/records/eval.record-*" "data/webcam_hands/records/eval.record-*" \
+  "data/closeup_hands/records/eval.record-*" "data/rps_hands/records/eval.record-*" \
+  "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
+  --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
