@@ -194,6 +194,25 @@ def write_v2_small_anchors(here: Path) -> None:
                          f"(written by experiments/make_configs.py)")
 
 
+# d -> e again with h's anchors (i: d's first stage; j: e's negative stage from
+# i), so the shipped recipe and the anchor change are compared step for step.
+V2_SMALL_ANCHORS_STAGES = {"i_v2_all_sets_small_anchors": (V2, None),
+                           "j_v2_hard_negatives_small_anchors": (V2_NEG, "i_v2_all_sets_small_anchors")}
+
+
+def write_v2_small_anchor_stages(here: Path) -> None:
+    small = load_pipeline(here / V2_SMALL_ANCHORS / "pipeline.config").model.ssd.anchor_generator
+    for name, (base, parent) in V2_SMALL_ANCHORS_STAGES.items():
+        cfg = load_pipeline(here / base / "pipeline.config")
+        cfg.model.ssd.anchor_generator.CopyFrom(small)
+        if parent:
+            cfg.train_config.fine_tune_checkpoint = f"train_dir/{parent}"
+        save_pipeline(cfg, here / name / "pipeline.config",
+                      header=f"{name}: {base} with {V2_SMALL_ANCHORS}'s anchors"
+                             + (f", continuing {parent}" if parent else "")
+                             + " (written by experiments/make_configs.py)")
+
+
 def write_v2(here: Path) -> None:
     from google.protobuf import text_format
 
@@ -251,3 +270,4 @@ if __name__ == "__main__":
     write_v2_one_stage(Path(__file__).resolve().parent)
     write_v2_no_ego_continued(Path(__file__).resolve().parent)
     write_v2_small_anchors(Path(__file__).resolve().parent)
+    write_v2_small_anchor_stages(Path(__file__).resolve().parent)

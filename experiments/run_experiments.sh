@@ -30,12 +30,12 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
-  # e, f, g and h train with hand-free crops of the training images as negatives.
-  if [[ "$run" = [efgh]_v2_* ]] && [ ! -d data/negatives/records ]; then
+  # e, f, g, h and j train with hand-free crops of the training images as negatives.
+  if [[ "$run" = [efghj]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
   python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --seed 7
