@@ -67,8 +67,14 @@ if [ -f "train_dir/$SHIP/train_summary.json" ]; then
   for view in "${SETS[@]}"; do
     for fmt in frozen tflite tflite_int8 onnx; do
       python3 evaluate.py --pipeline "experiments/$SHIP/pipeline.config" \
-        --model "train_dir/${SHIP}_export" --format "$fmt" \
+        --model "train_dir/${SHIP}_export" --format "$fmt" --tiles off \
         --records "data/$view/records/eval.record-*" --out "experiments/$SHIP/exported_${fmt}_$view"
+      # The egocentric frames are 16:9: also as detect_*.py see them (--tiles auto).
+      if [ "$view" = egohands_frames ]; then
+        python3 evaluate.py --pipeline "experiments/$SHIP/pipeline.config" \
+          --model "train_dir/${SHIP}_export" --format "$fmt" --tiles auto \
+          --records "data/$view/records/eval.record-*" --out "experiments/$SHIP/exported_${fmt}_tiled_$view"
+      fi
     done
     python3 -m evaluation.false_positives --model "train_dir/${SHIP}_export" --format tflite_int8 \
       --records "data/$view/records/eval.record-*" --out "experiments/$SHIP/false_positives_$view.json" \

@@ -222,7 +222,7 @@ def verify_formats(export_dir: Path, images_rgb: Sequence[np.ndarray],
     """Run every format through `Detector` on the same RGB images; compare to reference."""
     dets = {}
     for f in [reference] + [f for f in formats if f != reference]:
-        d = Detector(export_dir, format=f, num_threads=num_threads)
+        d = Detector(export_dir, format=f, num_threads=num_threads, tiles="off")
         try:
             dets[f] = [d.detect_rgb(img) for img in images_rgb]
         finally:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,3 +53,35 @@ def test_model_card_metrics_are_the_recorded_evaluations():
     card = (MODEL / "README.md").read_text()
     for view in ("egohands_frames", "webcam_hands", "closeup_hands", "rps_hands", "phone_hands"):
         assert f"{shipped['held_out'][view]['AP50']:.3f}" in card
+
+
+def _iou(a, b) -> float:
+    from export_lib.compare import box_iou
+    return float(box_iou(a, b)[0, 0])
+
+
+def test_wide_frames_are_also_read_as_end_squares_and_merged():
+    from common.errors import UserError
+    from detect.detector import TILE_MERGE_IOU, Detector
+
+    capture = cv2.VideoCapture(str(CLIP))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    auto, off = Detector(MODEL, format="tflite_int8"), Detector(MODEL, format="tflite_int8", tiles="off")
+    # 4:3 frames are never tiled.
+    assert auto(frame).to_json() == off(frame).to_json()
+    left, right = sorted(off(frame).filter(0.5).boxes.tolist())
+    # The clip frame at each end of a 3:1 frame: the end square holding the frame's
+    # left (right) part finds that hand at its place in the wide frame.
+    gray = np.full((frame.shape[0], 400, 3), 128, np.uint8)
+    for wide, hand in ((np.hstack([frame, gray]), left),
+                       (np.hstack([gray, frame]), [right[0] + 400, right[1], right[2] + 400, right[3]])):
+        found = auto(wide).filter(0.5)
+        assert any(_iou([hand], [box]) >= 0.5 for box in found.boxes), (hand, found)
+        everything = auto(wide)
+        for i in range(len(everything)):
+            for j in range(i + 1, len(everything)):
+                assert _iou(everything.boxes[i:i + 1], everything.boxes[j:j + 1]) <= TILE_MERGE_IOU + 1e-6
+    with pytest.raises(UserError, match="--tiles"):
+        Detector(MODEL, format="tflite_int8", tiles="always")
