@@ -14,7 +14,7 @@ from typing import Sequence
 
 from common.cli import parse_command_line, run_main
 from common.errors import UserError
-from detect.detector import DEFAULT_MODEL, FORMATS, TILES
+from detect.detector import DEFAULT_MODEL, FORMATS, TILES, TILES_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,10 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="which format to load from an export dir")
     p.add_argument("--num-threads", type=int, default=None, help="TFLite interpreter threads")
-    p.add_argument("--tiles", choices=TILES, default="auto",
-                   help="auto: frames at least 1.5x as wide as high (16:9 video) are also looked at as "
-                        "their two end squares, which finds far hands there at 3x the model "
-                        "time; off: one model pass per frame")
+    p.add_argument("--tiles", choices=TILES, default="auto", help=TILES_HELP)
     p.add_argument("--score-thresh", type=float, default=0.5,
                    help="keep detections with at least this score")
     return p

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from common.cli import int_at_least, parse_command_line, run_main
-from detect.detector import FORMATS, TILES
+from detect.detector import FORMATS, TILES, TILES_HELP
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -22,8 +22,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                       "what ships, e.g. the int8 TFLite model")
     p.add_argument("--format", choices=FORMATS,
                    default=None, help="with --model: which exported format to evaluate")
-    p.add_argument("--tiles", choices=TILES, default="auto",
-                   help="with --model: " + "auto: frames at least 1.5x as wide as high (16:9 video) are also looked at as " "their two end squares, which finds far hands there at 3x the model " "time; off: one model pass per frame")
+    p.add_argument("--tiles", choices=TILES, default="auto", help="with --model: " + TILES_HELP)
     p.add_argument("--split", default="eval", choices=["eval", "test"],
                    help="eval_input_reader records, or the matching test records")
     p.add_argument("--records", nargs="+", default=None,

@@ -75,9 +75,22 @@ class Detections:
 
     def filter(self, score_thresh: float) -> "Detections":
         """Only the detections with score >= score_thresh."""
-        keep = self.scores >= score_thresh
-        names = None if self.names is None else tuple(n for n, k in zip(self.names, keep) if k)
+        return self.take(self.scores >= score_thresh)
+
+    def take(self, keep: np.ndarray) -> "Detections":
+        """The detections a boolean mask or an index array selects, in that order."""
+        keep = np.asarray(keep)
+        if keep.dtype != bool:
+            keep = keep.astype(np.int64).reshape(-1)
+        names = None if self.names is None else tuple(np.asarray(self.names, object)[keep])
         return Detections(self.boxes[keep], self.scores[keep], self.classes[keep], names)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["Detections"]) -> "Detections":
+        """All detections of `parts` in one object (names kept only if every part has them)."""
+        names = None if any(p.names is None for p in parts) else sum((p.names for p in parts), ())
+        return cls(np.concatenate([p.boxes for p in parts]), np.concatenate([p.scores for p in parts]),
+                   np.concatenate([p.classes for p in parts]), names)
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict (pixel boxes rounded to 0.01 px, scores to 1e-4)."""

@@ -23,6 +23,7 @@ cores. TensorFlow is imported lazily, so a TFLite-only run never loads it.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -59,6 +60,9 @@ PREFERENCE = ("tflite_int8", "tflite", "onnx", "saved_model", "frozen")
 # times the model time on such frames; 4:3 and square frames are unchanged.
 TILES = ("auto", "off")
 WIDE_ASPECT = 1.5
+TILES_HELP = (f"auto: frames at least {WIDE_ASPECT:g}x as wide as high (16:9 video) are also "
+              f"read as their two end squares, which finds far hands there at 3x the model "
+              f"time; off: one model pass per frame")
 # Boxes of one hand from two views differ more than duplicates within one view.
 TILE_MERGE_IOU = 0.5
 # A tile detection touching the tile's inner edge is a cut hand; the other
@@ -269,24 +273,15 @@ class Detector:
         """`full` plus the detections of the left and right h x h squares, merged by NMS."""
         h, w = rgb.shape[:2]
         parts = [full]
-        for x0, inner_edge in ((0, float(h)), (w - h, 0.0)):
+        for x0, edge_column, inner_edge in ((0, 2, float(h)), (w - h, 0, 0.0)):
             tile = self._run(np.ascontiguousarray(rgb[:, x0:x0 + h]))
-            cut = np.abs(tile.boxes[:, 2 if x0 == 0 else 0] - inner_edge) <= TILE_EDGE_PX
-            keep = ~cut
-            parts.append(Detections(tile.boxes[keep] + np.float32([x0, 0, x0, 0]),
-                                    tile.scores[keep], tile.classes[keep],
-                                    None if tile.names is None else
-                                    tuple(n for n, k in zip(tile.names, keep) if k)))
-        boxes = np.concatenate([p.boxes for p in parts])
-        scores = np.concatenate([p.scores for p in parts])
-        classes = np.concatenate([p.classes for p in parts])
-        names = None if full.names is None else sum((p.names for p in parts), ())
-        rects = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0],
-                          boxes[:, 3] - boxes[:, 1]], axis=1).astype(np.float64)
-        keep = np.asarray(cv2.dnn.NMSBoxes(rects, scores, 0.0, TILE_MERGE_IOU,
-                                           top_k=max(len(p) for p in parts)), np.int64).reshape(-1)
-        return Detections(boxes[keep], scores[keep], classes[keep],
-                          None if names is None else tuple(names[i] for i in keep))
+            tile = tile.take(np.abs(tile.boxes[:, edge_column] - inner_edge) > TILE_EDGE_PX)
+            parts.append(dataclasses.replace(tile, boxes=tile.boxes + np.float32([x0, 0, x0, 0])))
+        merged = Detections.concatenate(parts)
+        b = merged.boxes.astype(np.float64)
+        rects = np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+        return merged.take(cv2.dnn.NMSBoxes(rects, merged.scores, 0.0, TILE_MERGE_IOU,
+                                            top_k=max(len(p) for p in parts)))
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         """Detections for an OpenCV BGR frame: the one BGR->RGB conversion happens here."""
