@@ -33,6 +33,10 @@ def parse_args(argv):
                         "(detection or classification)")
     p.add_argument("--checkpoint-every", type=int_at_least(1), default=500,
                    help="save a checkpoint every N steps")
+    p.add_argument("--keep-every", type=int_at_least(0), default=0, metavar="N",
+                   help="also save every N-th step's checkpoint into <model-dir>/kept/, out of "
+                        "reach of the pruning that keeps only the newest 5, to compare "
+                        "checkpoints on held-out sets later (0: none)")
     p.add_argument("--eval-every", type=int_at_least(0), default=0,
                    help="evaluate on eval_input_reader every N steps (0: never)")
     p.add_argument("--log-every", type=int_at_least(1), default=10,
@@ -64,7 +68,7 @@ def main(argv=None) -> int:
     result = train(pipeline, TrainOptions(
         model_dir=model_dir, num_steps=pipeline.train_config.num_steps,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-        eval_every=args.eval_every, seed=args.seed,
+        eval_every=args.eval_every, keep_every=args.keep_every, seed=args.seed,
         config_path=_config_file(args.pipeline)))
     print(json.dumps({k: v for k, v in result.items() if k != "loss_history"}))
     return 0

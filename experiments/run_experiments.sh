@@ -38,7 +38,7 @@ for run in "${runs[@]}"; do
   if [[ "$run" = [efghj]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
-  python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --seed 7
+  python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every 500 --seed 7
   if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
   for view in all "${SETS[@]}"; do
     if [ "$view" = all ]; then records=(); else records=(--records "data/$view/records/eval.record-*"); fi

@@ -47,6 +47,26 @@ def test_total_loss_falls_over_20_steps(tiny_records, tmp_path):
             "learning_rate", "steps_per_sec", "train/groundtruth", "eval/AP50", "eval/AP"} <= tags
 
 
+def test_keep_every_saves_checkpoints_the_pruning_would_delete(tiny_records, tmp_path):
+    """With max_checkpoints 2, steps 2 and 4 are pruned from the run folder; --keep-every 2
+    leaves them in kept/, readable by evaluate.py's checkpoint lookup, and equal to what
+    was saved (the step variable inside says which step it is)."""
+    from training.checkpoints import checkpoint_prefix
+    from training.train_lib import TrainOptions, train
+
+    cfg, _ = tiny_pipeline(tiny_records, tmp_path, num_steps=8)
+    run = tmp_path / "run"
+    train(cfg, TrainOptions(model_dir=run, num_steps=8, checkpoint_every=1, max_checkpoints=2,
+                            keep_every=2, summary_images_every=0, seed=1))
+    assert sorted(p.name for p in run.glob("ckpt-*.index")) == ["ckpt-7.index", "ckpt-8.index"]
+    kept = sorted(p.name for p in (run / "kept").glob("*.index"))
+    assert kept == ["ckpt-2.index", "ckpt-4.index", "ckpt-6.index", "ckpt-8.index"]
+    for n in (2, 4, 6):
+        prefix = checkpoint_prefix(run / "kept" / f"ckpt-{n}")
+        assert tf.train.load_checkpoint(prefix).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == n
+    assert not list((run / "kept").glob("*.tmp"))
+
+
 def test_resume_after_kill_9(tiny_records, tmp_path):
     _, config = tiny_pipeline(tiny_records, tmp_path, num_steps=500)
     model_dir = tmp_path / "run"

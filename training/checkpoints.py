@@ -223,3 +223,31 @@ def _mismatch(prefix: str, model_dir: Path, exc: Exception) -> str:
             f"config's model and optimizer (was the config changed since it was written? "
             f"use a new --model-dir, or set fine_tune_checkpoint to {prefix} to start from "
             f"its weights): {detail}")
+
+
+KEPT_DIR = "kept"
+
+
+def keep_checkpoint(prefix: str | os.PathLike) -> Path:
+    """Hard-link (copy across file systems) a saved checkpoint into `kept/` beside it.
+
+    The CheckpointManager prunes all but the newest few, but held-out accuracy on unseen
+    scenes has peaked early in three runs here (egocentric AP@0.5 0.56 at step 1000,
+    0.44 at 3000), so the checkpoints to compare must outlive the pruning. Links cost
+    no disk until the manager deletes the originals.
+    """
+    import shutil
+
+    prefix = Path(prefix)
+    kept = prefix.parent / KEPT_DIR
+    kept.mkdir(exist_ok=True)
+    for src in sorted(prefix.parent.glob(prefix.name + ".*")):
+        dst = kept / src.name
+        tmp = kept / (src.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    return kept / prefix.name

@@ -57,6 +57,7 @@ class TrainOptions:
     summary_images_every: int = 500
     eval_every: int = 0
     max_checkpoints: int = 5
+    keep_every: int = 0               # also keep every N-th step's checkpoint in kept/
     seed: int | None = None
     config_path: Path | None = None   # the pipeline.config file, for file:line errors
 
@@ -133,6 +134,9 @@ def train(pipeline, options: TrainOptions) -> dict:
     """Train from `pipeline` (a parsed TrainEvalPipelineConfig) into options.model_dir."""
     if options.num_steps < 0:
         raise UserError(f"num_steps must be >= 0 (0: train until stopped), got {options.num_steps}")
+    if options.keep_every < 0:
+        raise UserError(f"--keep-every must be >= 0 (0: keep only the newest checkpoints), "
+                        f"got {options.keep_every}")
     if options.seed is not None:
         tf.keras.utils.set_random_seed(options.seed)
 
@@ -280,8 +284,11 @@ def train(pipeline, options: TrainOptions) -> dict:
                     tf.summary.image("train/groundtruth", _summary_image(
                         feats["image"], feats["groundtruth_boxes"], feats["num_groundtruth"]),
                         step=current, max_outputs=3)
-                if current % options.checkpoint_every == 0:
-                    _save(manager, current)
+                if current % options.checkpoint_every == 0 or (
+                        options.keep_every and current % options.keep_every == 0):
+                    saved = _save(manager, current)
+                    if chief and options.keep_every and current % options.keep_every == 0:
+                        checkpoints.keep_checkpoint(saved)
                 if eval_hook and current % options.eval_every == 0:
                     eval_hook(current)
                 writer.flush()
