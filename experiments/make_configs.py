@@ -213,6 +213,19 @@ def write_v2_small_anchor_stages(here: Path) -> None:
                              + " (written by experiments/make_configs.py)")
 
 
+# Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
+# own): same model, so the source run's config. run_experiments.sh names the checkpoints.
+AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors"}
+
+
+def write_averaged(here: Path) -> None:
+    for name, source in AVERAGED.items():
+        cfg = load_pipeline(here / source / "pipeline.config")
+        save_pipeline(cfg, here / name / "pipeline.config",
+                      header=f"{name}: {source}'s model, weights averaged over its checkpoints "
+                             f"by average_checkpoints.py (written by experiments/make_configs.py)")
+
+
 def write_v2(here: Path) -> None:
     from google.protobuf import text_format
 
@@ -271,3 +284,4 @@ if __name__ == "__main__":
     write_v2_no_ego_continued(Path(__file__).resolve().parent)
     write_v2_small_anchors(Path(__file__).resolve().parent)
     write_v2_small_anchor_stages(Path(__file__).resolve().parent)
+    write_averaged(Path(__file__).resolve().parent)

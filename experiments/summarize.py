@@ -5,8 +5,9 @@ one experiments/<run>/metrics.json per run (what the model choice rests on).
 Reads experiments/<run>/eval_<view>/metrics.json (checkpoint evaluations),
 experiments/<run>/exported_<format>_<view>/metrics.json (exported-model
 evaluations), experiments/<run>/false_positives[_faces]_<view>.json (false
-detections on hand-free crops and on faces) and experiments/<run>/train_summary.json, all written by
-run_experiments.sh / evaluate.py / train.py.
+detections on hand-free crops and on faces), experiments/<run>/train_summary.json and, for
+weight averages, experiments/<run>/averaged_from.json, all written by run_experiments.sh /
+evaluate.py / train.py / average_checkpoints.py.
 """
 from __future__ import annotations
 
@@ -56,14 +57,23 @@ def collect(run: Path) -> dict:
     false_positives = _counts(run, "false_positives", ("crops", "false_positives", "fp_per_image"))
     on_faces = _counts(run, "false_positives_faces", ("faces", "false_positives", "fp_per_face"))
     summary = run / "train_summary.json"
+    averaged = run / "averaged_from.json"   # written by average_checkpoints.py
     result = {"run": run.name, "pipeline": f"experiments/{run.name}/pipeline.config",
               "train": json.loads(summary.read_text()) if summary.exists() else None,
               "held_out": held_out, "exported": exported}
+    if averaged.exists():
+        result["averaged_from"] = json.loads(averaged.read_text())["sources"]
     if false_positives:
         result["false_positives"] = false_positives
     if on_faces:
         result["false_positives_on_faces"] = on_faces
     return result
+
+
+def _source_run(checkpoint: str) -> str:
+    """The training run a checkpoint came from (train_dir/RUN[/kept]/ckpt-N -> RUN)."""
+    folder = Path(checkpoint).parent
+    return (folder.parent if folder.name == "kept" else folder).name
 
 
 def table(results: list[dict]) -> str:
@@ -74,7 +84,13 @@ def table(results: list[dict]) -> str:
         cells = [f"{r['held_out'][v]['AP50']:.3f} / {r['held_out'][v]['AP']:.3f}"
                  if v in r["held_out"] else "—" for v in VIEWS]
         wall = f"{t['wall_time_s'] / 60:.0f} min" if t.get("wall_time_s") else "—"
-        lines.append(f"| {r['run']} | {t.get('step', '—')} | {wall} | " + " | ".join(cells) + " |")
+        steps = t.get("step", "—")
+        if r.get("averaged_from"):
+            by_run: dict[str, list[str]] = {}
+            for source in r["averaged_from"]:
+                by_run.setdefault(_source_run(source["checkpoint"]), []).append(str(source["step"]))
+            steps = "mean of " + "; ".join(f"{run} {', '.join(n)}" for run, n in by_run.items())
+        lines.append(f"| {r['run']} | {steps} | {wall} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
