@@ -50,7 +50,8 @@ def test_total_loss_falls_over_20_steps(tiny_records, tmp_path):
 def test_keep_every_saves_checkpoints_the_pruning_would_delete(tiny_records, tmp_path):
     """With max_checkpoints 2, steps 2 and 4 are pruned from the run folder; --keep-every 2
     leaves them in kept/, readable by evaluate.py's checkpoint lookup, and equal to what
-    was saved (the step variable inside says which step it is)."""
+    was saved (the step variable inside says which step it is). Reading every tensor
+    catches a kept file that a later save of the same step rewrote underneath it."""
     from training.checkpoints import checkpoint_prefix
     from training.train_lib import TrainOptions, train
 
@@ -61,9 +62,12 @@ def test_keep_every_saves_checkpoints_the_pruning_would_delete(tiny_records, tmp
     assert sorted(p.name for p in run.glob("ckpt-*.index")) == ["ckpt-7.index", "ckpt-8.index"]
     kept = sorted(p.name for p in (run / "kept").glob("*.index"))
     assert kept == ["ckpt-2.index", "ckpt-4.index", "ckpt-6.index", "ckpt-8.index"]
-    for n in (2, 4, 6):
+    for n in (2, 4, 6, 8):   # 8: the last step, which the loop and the end both used to save
         prefix = checkpoint_prefix(run / "kept" / f"ckpt-{n}")
-        assert tf.train.load_checkpoint(prefix).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == n
+        reader = tf.train.load_checkpoint(prefix)
+        assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == n
+        for key in reader.get_variable_to_shape_map():
+            reader.get_tensor(key)
     assert not list((run / "kept").glob("*.tmp"))
 
 

@@ -229,12 +229,14 @@ KEPT_DIR = "kept"
 
 
 def keep_checkpoint(prefix: str | os.PathLike) -> Path:
-    """Hard-link (copy across file systems) a saved checkpoint into `kept/` beside it.
+    """Copy a saved checkpoint into `kept/` beside it.
 
     The CheckpointManager prunes all but the newest few, but held-out accuracy on unseen
     scenes has peaked early in three runs here (egocentric AP@0.5 0.56 at step 1000,
-    0.44 at 3000), so the checkpoints to compare must outlive the pruning. Links cost
-    no disk until the manager deletes the originals.
+    0.44 at 3000), and means of early checkpoints beat each of them
+    (average_checkpoints.py), so the checkpoints to compare must outlive the pruning.
+    Copies, not hard links: TensorFlow rewrites a checkpoint's .index in place when the
+    same step is saved again, which left a linked copy unreadable.
     """
     import shutil
 
@@ -242,12 +244,7 @@ def keep_checkpoint(prefix: str | os.PathLike) -> Path:
     kept = prefix.parent / KEPT_DIR
     kept.mkdir(exist_ok=True)
     for src in sorted(prefix.parent.glob(prefix.name + ".*")):
-        dst = kept / src.name
         tmp = kept / (src.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, kept / src.name)
     return kept / prefix.name

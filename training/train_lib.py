@@ -298,7 +298,10 @@ def train(pipeline, options: TrainOptions) -> dict:
         log.info("interrupted: saved %s; rerun the same command to resume", path)
         raise
     bar.close()
-    final = _save(manager, int(step.numpy()))
+    # The loop may have just saved this step; saving it again rewrites files in place.
+    latest = manager.latest_checkpoint
+    final = (latest if latest and Path(latest).name == f"ckpt-{int(step.numpy())}"
+             else _save(manager, int(step.numpy())))
     elapsed = time.time() - t_start
     result = {"step": int(step.numpy()), "checkpoint": final, "wall_time_s": round(elapsed, 1),
               "steps_per_sec": round((int(step.numpy()) - start_step) / max(elapsed, 1e-9), 3),
