@@ -215,7 +215,8 @@ def write_v2_small_anchor_stages(here: Path) -> None:
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
 # own): same model, so the source run's config. run_experiments.sh names the checkpoints.
-AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors"}
+AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
+            "l_ij_averaged": "i_v2_all_sets_small_anchors"}
 
 
 def write_averaged(here: Path) -> None:

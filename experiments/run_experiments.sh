@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
@@ -44,8 +44,15 @@ for run in "${runs[@]}"; do
       python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
         --checkpoints train_dir/i_v2_all_sets_small_anchors/kept --min-step 1000
       cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
+    # Both stages: every checkpoint i and j kept (i from step 1000, j every 250 steps).
+    l_ij_averaged)
+      python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
+        --checkpoints train_dir/i_v2_all_sets_small_anchors/kept/ckpt-{1000,1500,2000,2500,3000,3500,4000} \
+        train_dir/j_v2_hard_negatives_small_anchors/kept
+      cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
     *)
-      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every 500 --seed 7
+      keep=500; [[ "$run" = j_v2_* ]] && keep=250   # j's 1500 steps: more checkpoints to average
+      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed 7
       if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi ;;
   esac
   for view in all "${SETS[@]}"; do
