@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from common.atomic import atomic_dir
 from common.errors import UserError
-from training.checkpoints import checkpoint_prefix, restore_trained
+from training.checkpoints import checkpoint_prefix, numbered_checkpoints, restore_trained
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,10 @@ def expand_checkpoints(paths: Sequence[str | os.PathLike], min_step: int = 0) ->
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            found = sorted(p.glob("ckpt-*.index"),
-                           key=lambda i: int(m.group(1)) if (m := _STEP.search(i.stem)) else -1)
+            found = numbered_checkpoints(p)   # newest first
             if not found:
                 raise UserError(f"--checkpoints: {p}: no ckpt-N checkpoint in this folder")
-            prefixes += [str(i.with_suffix("")) for i in found]
+            prefixes += reversed(found)
         else:
             prefixes.append(checkpoint_prefix(p, "--checkpoints"))
     kept = [c for c in prefixes if step_of(c) is None or step_of(c) >= min_step]

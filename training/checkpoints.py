@@ -139,7 +139,7 @@ class CheckpointMismatch(UserError):
     """A checkpoint in --model-dir does not fit the model/optimizer of this config."""
 
 
-def _numbered_checkpoints(model_dir: Path) -> list[str]:
+def numbered_checkpoints(model_dir: Path) -> list[str]:
     """Prefixes of `ckpt-N` checkpoints in `model_dir`, newest (highest N) first.
 
     Read from the files, not the `checkpoint` state file, so a checkpoint whose
@@ -186,7 +186,7 @@ def resume_latest(ckpt: tf.train.Checkpoint, model_dir: Path, repair: bool = Tru
     `repair` False (a non-chief worker: the folder is the chief's) nothing is
     deleted or rewritten. Returns the restored prefix, or None when there is none.
     """
-    candidates = _numbered_checkpoints(model_dir)
+    candidates = numbered_checkpoints(model_dir)
     dropped = []
     for prefix in candidates:
         try:
@@ -206,7 +206,7 @@ def resume_latest(ckpt: tf.train.Checkpoint, model_dir: Path, repair: bool = Tru
         except AssertionError as exc:
             raise CheckpointMismatch(_mismatch(prefix, model_dir, exc)) from None
         if dropped and repair:
-            remaining = _numbered_checkpoints(model_dir)
+            remaining = numbered_checkpoints(model_dir)
             tf.compat.v1.train.update_checkpoint_state(
                 str(model_dir), prefix, all_model_checkpoint_paths=list(reversed(remaining)))
         return prefix
@@ -240,11 +240,12 @@ def keep_checkpoint(prefix: str | os.PathLike) -> Path:
     """
     import shutil
 
+    from common.atomic import atomic_path
+
     prefix = Path(prefix)
     kept = prefix.parent / KEPT_DIR
     kept.mkdir(exist_ok=True)
     for src in sorted(prefix.parent.glob(prefix.name + ".*")):
-        tmp = kept / (src.name + ".tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, kept / src.name)
+        with atomic_path(kept / src.name) as tmp:
+            shutil.copyfile(src, tmp)
     return kept / prefix.name

@@ -284,10 +284,10 @@ def train(pipeline, options: TrainOptions) -> dict:
                     tf.summary.image("train/groundtruth", _summary_image(
                         feats["image"], feats["groundtruth_boxes"], feats["num_groundtruth"]),
                         step=current, max_outputs=3)
-                if current % options.checkpoint_every == 0 or (
-                        options.keep_every and current % options.keep_every == 0):
+                keep = bool(options.keep_every) and current % options.keep_every == 0
+                if keep or current % options.checkpoint_every == 0:
                     saved = _save(manager, current)
-                    if chief and options.keep_every and current % options.keep_every == 0:
+                    if keep and chief:
                         checkpoints.keep_checkpoint(saved)
                 if eval_hook and current % options.eval_every == 0:
                     eval_hook(current)
