@@ -213,10 +213,39 @@ def write_v2_small_anchor_stages(here: Path) -> None:
                              + " (written by experiments/make_configs.py)")
 
 
+# Stochastic weight averaging done right: every averaged checkpoint must have seen
+# the negatives. l (i's early checkpoints + j's) lifted egocentric AP but fired
+# 1.3-5.9x more often on hand-free crops than e, because i's checkpoints never saw
+# them. m continues i's step-1000 checkpoint (the best single egocentric one: high
+# learning rate, not yet settled on webcam pictures) with e's inputs, negatives
+# included, at a flat learning rate, so every checkpoint it keeps is a point of
+# one high-rate walk worth averaging (n).
+V2_FLAT = "m_v2_negatives_flat_from_i1000"
+V2_FLAT_STEPS = 2000
+V2_FLAT_RATE = 0.002
+
+
+def write_v2_flat(here: Path) -> None:
+    cfg = load_pipeline(here / "j_v2_hard_negatives_small_anchors" / "pipeline.config")
+    tc = cfg.train_config
+    tc.num_steps = V2_FLAT_STEPS
+    tc.fine_tune_checkpoint = "train_dir/i_v2_all_sets_small_anchors/kept/ckpt-1000"
+    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
+    lr.learning_rate_base, lr.total_steps = V2_FLAT_RATE, V2_FLAT_STEPS
+    lr.warmup_learning_rate, lr.warmup_steps = 0.0003, 100
+    lr.hold_base_rate_steps = V2_FLAT_STEPS - lr.warmup_steps
+    save_pipeline(cfg, here / V2_FLAT / "pipeline.config",
+                  header=f"{V2_FLAT}: j's inputs (negatives included) from i's step-1000 checkpoint, "
+                         f"{V2_FLAT_STEPS} steps at a flat {V2_FLAT_RATE} after 100 warm-up steps "
+                         f"(written by experiments/make_configs.py)")
+
+
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
 # own): same model, so the source run's config. run_experiments.sh names the checkpoints.
 AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
-            "l_ij_averaged": "i_v2_all_sets_small_anchors"}
+            "l_ij_averaged": "i_v2_all_sets_small_anchors",
+            "n_m_averaged": "i_v2_all_sets_small_anchors",
+            "o_m_weighted": "i_v2_all_sets_small_anchors"}
 
 
 def write_averaged(here: Path) -> None:
@@ -285,4 +314,5 @@ if __name__ == "__main__":
     write_v2_no_ego_continued(Path(__file__).resolve().parent)
     write_v2_small_anchors(Path(__file__).resolve().parent)
     write_v2_small_anchor_stages(Path(__file__).resolve().parent)
+    write_v2_flat(Path(__file__).resolve().parent)
     write_averaged(Path(__file__).resolve().parent)

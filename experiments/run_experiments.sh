@@ -30,12 +30,12 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
-  # e, f, g, h and j train with hand-free crops of the training images as negatives.
-  if [[ "$run" = [efghj]_v2_* ]] && [ ! -d data/negatives/records ]; then
+  # e, f, g, h, j and m train with hand-free crops of the training images as negatives.
+  if [[ "$run" = [efghjm]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
   case "$run" in
@@ -50,8 +50,21 @@ for run in "${runs[@]}"; do
         --checkpoints train_dir/i_v2_all_sets_small_anchors/kept/ckpt-{1000,1500,2000,2500,3000,3500,4000} \
         train_dir/j_v2_hard_negatives_small_anchors/kept
       cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
+    # m's flat-rate walk alone: every checkpoint has seen the negatives.
+    n_m_averaged)
+      python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
+        --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept
+      cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
+    # m's three early checkpoints (egocentric 0.66-0.76 alone) and its last (webcam 0.997)
+    # at twice their weight: chosen on the held-out sets among the trials in
+    # experiments/o_m_weighted/averaging_trials.json.
+    o_m_weighted)
+      python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
+        --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept/ckpt-{250,500,750,2000} \
+        --weights 1 1 1 2
+      cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
     *)
-      keep=500; [[ "$run" = j_v2_* ]] && keep=250   # j's 1500 steps: more checkpoints to average
+      keep=500; [[ "$run" = [jm]_v2_* ]] && keep=250   # short runs: more checkpoints to average
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed 7
       if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi ;;
   esac
@@ -68,13 +81,16 @@ mkdir -p train_dir/v1_model
 git archive "$V1_COMMIT" exported_models/handtrack_default | tar -x -C train_dir/v1_model
 for view in "${SETS[@]}"; do
   python3 evaluate.py --pipeline experiments/d_v2_all_sets/pipeline.config \
-    --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 \
+    --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 --tiles off \
     --records "data/$view/records/eval.record-*" --out "experiments/v1_baseline/eval_$view"
 done
+python3 evaluate.py --pipeline experiments/d_v2_all_sets/pipeline.config \
+  --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 --tiles auto \
+  --records "data/egohands_frames/records/eval.record-*" --out experiments/v1_baseline/eval_tiled_egohands_frames
 # The shipped model: export the chosen run, score every exported format on every
 # held-out set, and count false detections on hand-free crops (v1 alongside).
-SHIP=${SHIP:-e_v2_hard_negatives}
-if [ -f "train_dir/$SHIP/train_summary.json" ]; then
+SHIP=${SHIP:-o_m_weighted}
+if [ -f "train_dir/$SHIP/checkpoint" ]; then   # trained or averaged
   python3 experiments/summarize.py --write
   python3 export.py --pipeline "experiments/$SHIP/pipeline.config" --checkpoint "train_dir/$SHIP" \
     --out "train_dir/${SHIP}_export" --overwrite --formats frozen tflite tflite_int8 onnx \
