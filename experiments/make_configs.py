@@ -219,7 +219,7 @@ def write_v2_small_anchor_stages(here: Path) -> None:
 # them. m continues i's step-1000 checkpoint (the best single egocentric one: high
 # learning rate, not yet settled on webcam pictures) with e's inputs, negatives
 # included, at a flat learning rate, so every checkpoint it keeps is a point of
-# one high-rate walk worth averaging (n).
+# one high-rate walk worth averaging (n: all of them; o: weighted, shipped as v3).
 V2_FLAT = "m_v2_negatives_flat_from_i1000"
 V2_FLAT_STEPS = 2000
 V2_FLAT_RATE = 0.002
