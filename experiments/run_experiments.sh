@@ -32,6 +32,10 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
 # c continues from b, so b must come first.
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
+average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
+  python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
+  cp "train_dir/$run/averaged_from.json" "experiments/$run/"
+}
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
   # e, f, g, h, j and m train with hand-free crops of the training images as negatives.
@@ -41,28 +45,20 @@ for run in "${runs[@]}"; do
   case "$run" in
     # Weight averages (no training): every checkpoint i kept from step 1000 on.
     k_i_averaged)
-      python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
-        --checkpoints train_dir/i_v2_all_sets_small_anchors/kept --min-step 1000
-      cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
+      average --checkpoints train_dir/i_v2_all_sets_small_anchors/kept --min-step 1000 ;;
     # Both stages: every checkpoint i and j kept (i from step 1000, j every 250 steps).
     l_ij_averaged)
-      python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
-        --checkpoints train_dir/i_v2_all_sets_small_anchors/kept/ckpt-{1000,1500,2000,2500,3000,3500,4000} \
-        train_dir/j_v2_hard_negatives_small_anchors/kept
-      cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
+      average --checkpoints train_dir/i_v2_all_sets_small_anchors/kept/ckpt-{1000,1500,2000,2500,3000,3500,4000} \
+        train_dir/j_v2_hard_negatives_small_anchors/kept ;;
     # m's flat-rate walk alone: every checkpoint has seen the negatives.
     n_m_averaged)
-      python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
-        --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept
-      cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
+      average --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept ;;
     # m's three early checkpoints (egocentric 0.66-0.76 alone) and its last (webcam 0.997)
     # at twice their weight: chosen on the held-out sets among the trials in
     # experiments/o_m_weighted/averaging_trials.json.
     o_m_weighted)
-      python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
-        --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept/ckpt-{250,500,750,2000} \
-        --weights 1 1 1 2
-      cp "train_dir/$run/averaged_from.json" "experiments/$run/" ;;
+      average --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept/ckpt-{250,500,750,2000} \
+        --weights 1 1 1 2 ;;
     *)
       keep=500; [[ "$run" = [jm]_v2_* ]] && keep=250   # short runs: more checkpoints to average
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed 7

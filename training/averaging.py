@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -28,14 +27,11 @@ import tensorflow as tf
 
 from common.atomic import atomic_dir
 from common.errors import UserError
-from training.checkpoints import checkpoint_prefix, numbered_checkpoints, restore_trained
+from training.checkpoints import checkpoint_prefix, numbered_checkpoints, restore_trained, step_of
 
 log = logging.getLogger(__name__)
 
 SOURCES_FILE = "averaged_from.json"
-_STEP = re.compile(r"ckpt-(\d+)$")
-
-
 def expand_checkpoints(paths: Sequence[str | os.PathLike], min_step: int = 0) -> list[str]:
     """Checkpoint prefixes from prefixes, `.index` files and folders (every `ckpt-N` in a
     folder, in step order), keeping those at step >= min_step; each once."""
@@ -54,12 +50,6 @@ def expand_checkpoints(paths: Sequence[str | os.PathLike], min_step: int = 0) ->
         raise UserError(f"--min-step {min_step}: none of the {len(prefixes)} checkpoints is "
                         f"at or after that step")
     return list(dict.fromkeys(kept))
-
-
-def step_of(prefix: str) -> int | None:
-    """N of a `ckpt-N` prefix (None for other names)."""
-    m = _STEP.search(Path(prefix).name)
-    return int(m.group(1)) if m else None
 
 
 def normalised_weights(weights: Sequence[float] | None, count: int) -> list[float]:

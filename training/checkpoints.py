@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,18 +140,23 @@ class CheckpointMismatch(UserError):
     """A checkpoint in --model-dir does not fit the model/optimizer of this config."""
 
 
+_STEP = re.compile(r"ckpt-(\d+)$")
+
+
+def step_of(prefix: str | os.PathLike) -> int | None:
+    """N of a `...ckpt-N` prefix (None for other names)."""
+    m = _STEP.search(Path(prefix).name)
+    return int(m.group(1)) if m else None
+
+
 def numbered_checkpoints(model_dir: Path) -> list[str]:
     """Prefixes of `ckpt-N` checkpoints in `model_dir`, newest (highest N) first.
 
     Read from the files, not the `checkpoint` state file, so a checkpoint whose
     state entry was lost, or a state file naming deleted files, cannot mislead.
     """
-    found = []
-    for index in model_dir.glob("ckpt-*.index"):
-        number = index.stem.removeprefix("ckpt-")
-        if number.isdigit():
-            found.append((int(number), str(index.with_suffix(""))))
-    return [prefix for _, prefix in sorted(found, reverse=True)]
+    prefixes = [str(index.with_suffix("")) for index in model_dir.glob("ckpt-*.index")]
+    return sorted((p for p in prefixes if step_of(p) is not None), key=step_of, reverse=True)
 
 
 def remove_stale_temps(model_dir: Path) -> list[Path]:

@@ -298,16 +298,17 @@ def train(pipeline, options: TrainOptions) -> dict:
         log.info("interrupted: saved %s; rerun the same command to resume", path)
         raise
     bar.close()
+    end_step = int(step.numpy())
     # The loop may have just saved this step; saving it again rewrites files in place.
     latest = manager.latest_checkpoint
-    final = (latest if latest and Path(latest).name == f"ckpt-{int(step.numpy())}"
-             else _save(manager, int(step.numpy())))
+    final = (latest if latest and checkpoints.step_of(latest) == end_step
+             else _save(manager, end_step))
     elapsed = time.time() - t_start
-    result = {"step": int(step.numpy()), "checkpoint": final, "wall_time_s": round(elapsed, 1),
-              "steps_per_sec": round((int(step.numpy()) - start_step) / max(elapsed, 1e-9), 3),
+    result = {"step": end_step, "checkpoint": final, "wall_time_s": round(elapsed, 1),
+              "steps_per_sec": round((end_step - start_step) / max(elapsed, 1e-9), 3),
               "final_losses": {k: round(v, 5) for k, v in last.items()},
               "loss_history": [(s, round(v, 5)) for s, v in history]}
-    log.info("done: step %d, %.1f s, checkpoint %s, losses %s", int(step.numpy()), elapsed, final,
+    log.info("done: step %d, %.1f s, checkpoint %s, losses %s", end_step, elapsed, final,
              json.dumps(result["final_losses"]))
     summary = {k: v for k, v in result.items() if k != "loss_history"}
     summary.update(start_step=start_step, batch_size=tc.batch_size, hardware=hardware_description(),
