@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="TFRecord files/globs to evaluate instead of the config's")
     p.add_argument("--out", default=None, help="folder for metrics.json and pr_curve.png "
                                                "(default: <checkpoint or model folder>/eval_<split>)")
+    p.add_argument("--bootstrap", type=int_at_least(0), default=200, metavar="N",
+                   help="redraw the images N times for a 95%% interval of AP@0.5 (0: off); "
+                        "frames of one video are not independent, so it is a lower bound")
     p.add_argument("--max-examples", type=int_at_least(0), default=0, help="limit the number of images (0: all)")
     return parse_command_line(p, argv)
 
@@ -58,8 +61,12 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else default_out / f"eval_{args.split}"
     metrics = evaluate_model(pipeline, model, out, split_name=args.split, records=args.records,
                              max_examples=args.max_examples, detector=detector,
+                             bootstrap=args.bootstrap,
                              extra={**source, "pipeline": str(args.pipeline)})
-    print(f"AP@0.5={metrics['AP50']:.4f} AP@[.5:.95]={metrics['AP']:.4f} -> {out / 'metrics.json'}")
+    interval = (" (95%% interval %.3f-%.3f)" % tuple(metrics["AP50_ci95"])
+                if "AP50_ci95" in metrics else "")
+    print(f"AP@0.5={metrics['AP50']:.4f}{interval} AP@[.5:.95]={metrics['AP']:.4f} "
+          f"-> {out / 'metrics.json'}")
     return 0
 
 

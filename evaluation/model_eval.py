@@ -124,9 +124,10 @@ def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples:
 
 def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eval",
                    records: Sequence[str] | None = None, max_examples: int = 0,
-                   extra: dict | None = None, detector=None) -> dict:
+                   extra: dict | None = None, detector=None, bootstrap: int = 0) -> dict:
     """Score `model` (an SSDDetector) or, when given, `detector` (a detect.Detector
-    over an exported model) on the eval records; write metrics.json + pr_curve.png."""
+    over an exported model) on the eval records; write metrics.json + pr_curve.png.
+    bootstrap: image redraws for AP@0.5's 95% interval (0: none)."""
     patterns = list(records) if records else eval_record_patterns(pipeline, split_name)
     files = paths.expand_patterns(patterns, "eval records", unique=True)
     if not max_examples and pipeline.eval_config.num_examples:
@@ -141,7 +142,7 @@ def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eva
         detections.append(det)
     if not groundtruths:
         raise UserError(f"eval records {patterns}: no examples")
-    metrics = compute_metrics(groundtruths, detections, names)
+    metrics = compute_metrics(groundtruths, detections, names, bootstrap=bootstrap)
     elapsed = time.time() - started
     log.info("evaluation on %d %s images (%.1f s):\n%s", len(groundtruths), split_name, elapsed,
              format_summary(metrics))

@@ -41,8 +41,9 @@ def _jsonable(value: Any, digits: int = _DIGITS) -> Any:
 def metrics_for_json(metrics: Mapping[str, Any], include_pr: bool = False) -> dict[str, Any]:
     """The small, rounded view of `metrics` that goes into metrics.json."""
     out: dict[str, Any] = {k: metrics[k] for k in _SCALARS + _COUNTS if k in metrics}
-    if "per_class" in metrics:
-        out["per_class"] = metrics["per_class"]
+    for key in ("AP50_ci95", "per_class"):
+        if key in metrics:
+            out[key] = metrics[key]
     if include_pr and "pr_curve" in metrics:
         out["pr_curve"] = metrics["pr_curve"]
     return _jsonable(out)
@@ -82,7 +83,9 @@ def format_summary(metrics: Mapping[str, Any]) -> str:
         f"images {metrics.get('num_images', 0)}  groundtruth {metrics.get('num_groundtruth', 0)}"
         f" (difficult {metrics.get('num_difficult', 0)})  detections {metrics.get('num_detections', 0)}",
         f"AP50 {_fmt(metrics['AP50'])}   AP {_fmt(metrics['AP'])}   AP75 {_fmt(metrics['AP75'])}"
-        f"   AR100 {_fmt(metrics['AR100'])}",
+        f"   AR100 {_fmt(metrics['AR100'])}"
+        + ("   AP50 95%% interval %.3f-%.3f" % tuple(metrics["AP50_ci95"])
+           if "AP50_ci95" in metrics else ""),
         f"APs  {_fmt(metrics['APs'])}   APm {_fmt(metrics['APm'])}   APl  {_fmt(metrics['APl'])}",
     ]
     per_class = metrics.get("per_class")

@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 VIEWS = ("all", "egohands_frames", "webcam_hands", "closeup_hands", "rps_hands", "phone_hands")
 KEYS = ("AP50", "AP", "AP75", "AR100")
 SIZE_KEYS = ("AP50s", "AP50m", "AP50l")   # recorded from issue 9 on; older runs lack them
+INTERVAL_KEYS = ("AP50_ci95",)   # evaluate.py --bootstrap, from v3 on
 
 
 def _metrics(path: Path) -> dict | None:
@@ -31,7 +32,7 @@ def _metrics(path: Path) -> dict | None:
         return None
     data = json.loads(path.read_text())
     m = data["metrics"]
-    return {**{k: m[k] for k in KEYS}, **{k: m[k] for k in SIZE_KEYS if k in m},
+    return {**{k: m[k] for k in KEYS}, **{k: m[k] for k in SIZE_KEYS + INTERVAL_KEYS if k in m},
             "num_images": data["num_images"],
             "num_groundtruth": m["num_groundtruth"]}
 

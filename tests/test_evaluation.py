@@ -220,3 +220,43 @@ def test_metrics_json_keeps_per_size_ap(tmp_path: Path):
     m = compute_metrics([gt("a.jpg", [[5, 5, 25, 25]])], [det("a.jpg", [[5, 5, 25, 25]], [0.9])], HAND)
     write_metrics_json(m, tmp_path / "m.json")
     assert read_metrics_json(tmp_path / "m.json")["metrics"]["AP50s"] == pytest.approx(1.0)
+
+
+def _mixed_images() -> tuple[list[dict], list[dict]]:
+    """Six images of unlike difficulty: found hands, a confident false detection on a
+    hand image and on an empty one, a missed hand."""
+    gts = [gt(0, [BOX_A]), gt(1, [BOX_B]), gt(2, [BOX_A]), gt(3, [BOX_A, BOX_B]),
+           gt(4, []), gt(5, [BOX_B])]
+    dets = [det(0, [BOX_A], [0.9]), det(1, [BOX_FP, BOX_B], [0.95, 0.6]), det(2, [], []),
+            det(3, [BOX_A, BOX_B], [0.8, 0.5]), det(4, [BOX_FP], [0.85]), det(5, [BOX_B], [0.7])]
+    return gts, dets
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_bootstrap_sample_is_coco_ap_of_the_redrawn_images(seed):
+    # One redraw: both interval ends are that redraw's AP@0.5, which must equal
+    # pycocotools' AP@0.5 on a dataset where the redrawn images are copied out.
+    gts, dets = _mixed_images()
+    draw = np.random.default_rng(seed).integers(0, len(gts), len(gts))
+    assert len(set(draw)) < len(gts)   # some image drawn twice, some left out
+    copied_gts = [dict(gts[i], image_id=f"{j}:{i}") for j, i in enumerate(draw)]
+    copied_dets = [dict(dets[i], image_id=f"{j}:{i}") for j, i in enumerate(draw)]
+    expected = compute_metrics(copied_gts, copied_dets, HAND)["AP50"]
+    low, high = compute_metrics(gts, dets, HAND, bootstrap=1, seed=seed)["AP50_ci95"]
+    assert low == pytest.approx(expected) and high == pytest.approx(expected)
+
+
+def test_bootstrap_interval_brackets_ap_and_is_reported(tmp_path: Path):
+    gts, dets = _mixed_images()
+    m = compute_metrics(gts, dets, HAND, bootstrap=300)
+    low, high = m["AP50_ci95"]
+    assert low < m["AP50"] < high and high - low > 0.1
+    write_metrics_json(m, tmp_path / "m.json")
+    assert read_metrics_json(tmp_path / "m.json")["metrics"]["AP50_ci95"] == \
+        pytest.approx([low, high], abs=1e-4)
+    assert f"95% interval {low:.3f}-{high:.3f}" in format_summary(m)
+    # Every image perfect: every redraw scores 1.
+    perfect = compute_metrics(gts[:2], [det(0, [BOX_A], [0.9]), det(1, [BOX_B], [0.9])], HAND,
+                              bootstrap=50)
+    assert perfect["AP50_ci95"] == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert "AP50_ci95" not in compute_metrics(gts, dets, HAND)

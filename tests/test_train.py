@@ -118,6 +118,9 @@ def test_evaluate_cli_writes_metrics_and_pr_curve(trained_tiny_checkpoint, tmp_p
     print("held-out AP50:", metrics["metrics"]["AP50"])  # shown with -s
     assert metrics["metrics"]["AP50"] >= TRAINED_TINY_AP50_FLOOR, metrics["metrics"]
     assert metrics["num_images"] == 12
+    low, high = metrics["metrics"]["AP50_ci95"]   # --bootstrap 200 by default
+    assert low <= metrics["metrics"]["AP50"] <= high and low < high, metrics["metrics"]
+    assert "95% interval" in res.stdout
     assert (tmp_path / "eval" / "pr_curve.png").stat().st_size > 1000
 
 
