@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
   python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
@@ -38,8 +38,8 @@ average() {  # average_checkpoints.py flags...: run $run as a weight average (no
 }
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
-  # e, f, g, h, j, m, p and q train with hand-free crops of the training images as negatives.
-  if [[ "$run" = [efghjmpq]_v2_* ]] && [ ! -d data/negatives/records ]; then
+  # e, f, g, h, j, m, p, q and r train with hand-free crops of the training images as negatives.
+  if [[ "$run" = [efghjmpqr]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
   case "$run" in
@@ -59,12 +59,16 @@ for run in "${runs[@]}"; do
     o_m_weighted)
       average --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept/ckpt-{250,500,750,2000} \
         --weights 1 1 1 2 ;;
+    # o's recipe on r (m with another seed): does the pick hold on a second walk?
+    s_r_weighted)
+      average --checkpoints train_dir/r_v2_flat_seed8/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
     *)
-      keep=500; [[ "$run" = [jmpq]_v2_* ]] && keep=250   # short runs: more checkpoints to average
-      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed 7
+      keep=500; [[ "$run" = [jmpqr]_v2_* ]] && keep=250   # short runs: more checkpoints to average
+      seed=7; [ "$run" = r_v2_flat_seed8 ] && seed=8   # r: m again, another seed
+      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed $seed
       if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
       # Short runs: every kept checkpoint scored, to pick what to average.
-      if [[ "$run" = [mpq]_v2_* ]]; then
+      if [[ "$run" = [mpqr]_v2_* ]]; then
         python3 experiments/score_checkpoints.py --pipeline "$cfg" --checkpoints "train_dir/$run"/kept/ckpt-*.index \
           --views egohands_frames webcam_hands closeup_hands --out "experiments/$run/held_out_by_checkpoint.json"
       fi ;;
@@ -88,6 +92,18 @@ done
 python3 evaluate.py --pipeline experiments/d_v2_all_sets/pipeline.config \
   --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 --tiles auto \
   --records "data/egohands_frames/records/eval.record-*" --out experiments/v1_baseline/eval_tiled_egohands_frames
+# v2 as it shipped (the export of e, from git history), int8, for the 95% intervals beside
+# v1's and v3's in the model card.
+V2_COMMIT=20cdd6d
+mkdir -p train_dir/v2_model
+git archive "$V2_COMMIT" exported_models/handtrack_default | tar -x -C train_dir/v2_model
+for view in "${SETS[@]}" tiled_egohands_frames; do
+  tiles=off; [ "$view" = tiled_egohands_frames ] && tiles=auto
+  python3 evaluate.py --pipeline experiments/e_v2_hard_negatives/pipeline.config \
+    --model train_dir/v2_model/exported_models/handtrack_default --format tflite_int8 --tiles $tiles \
+    --records "data/${view#tiled_}/records/eval.record-*" \
+    --out "experiments/e_v2_hard_negatives/exported_tflite_int8_$view"
+done
 # The shipped model: export the chosen run, score every exported format on every
 # held-out set, and count false detections on hand-free crops (v1 alongside).
 SHIP=${SHIP:-o_m_weighted}
