@@ -100,17 +100,16 @@ V2_NEG_SETS = {"egohands_frames": 0.27, "rps_hands": 0.20, "phone_hands": 0.17,
 V2_NEG_WEIGHT = 0.12
 
 
-def with_negatives(cfg, negatives: dict[str, float]) -> None:
-    """The five sets at V2_NEG_SETS's weights plus negative record files at theirs.
+def with_negatives(cfg, negatives: dict[str, float], sets: dict[str, float] = V2_NEG_SETS) -> None:
+    """The five sets at `sets`' weights plus negative record files at theirs.
     With no hand in an image the hard example miner keeps
     max(3 x positives, min_negatives_per_image) negatives: the minimum must be > 0."""
     reader = cfg.train_input_reader.tf_record_input_reader
     del reader.input_path[:]
-    reader.input_path.extend([f"data/{s}/records/train.record-*" for s in V2_NEG_SETS]
-                             + list(negatives))
+    reader.input_path.extend([f"data/{s}/records/train.record-*" for s in sets] + list(negatives))
     weights = cfg.train_input_reader.sample_from_datasets_weights
     del weights[:]
-    weights.extend(list(V2_NEG_SETS.values()) + list(negatives.values()))
+    weights.extend(list(sets.values()) + list(negatives.values()))
     cfg.model.ssd.loss.hard_example_miner.min_negatives_per_image = 8
 
 
@@ -276,9 +275,7 @@ V2_WEBCAM_SETS = {"egohands_frames": 0.24, "rps_hands": 0.15, "phone_hands": 0.1
 
 def write_v2_webcam(here: Path) -> None:
     cfg = load_pipeline(here / V2_SETTLED / "pipeline.config")
-    weights = cfg.train_input_reader.sample_from_datasets_weights
-    del weights[:]
-    weights.extend(list(V2_WEBCAM_SETS.values()) + [0.11])   # input_path order; last: negatives
+    with_negatives(cfg, {"data/negatives/records/train-*.record": 0.11}, V2_WEBCAM_SETS)
     tc = cfg.train_config
     tc.num_steps = V2_WEBCAM_STEPS
     lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
