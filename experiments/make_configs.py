@@ -113,15 +113,24 @@ def with_negatives(cfg, negatives: dict[str, float], sets: dict[str, float] = V2
     cfg.model.ssd.loss.hard_example_miner.min_negatives_per_image = 8
 
 
+def continue_from(cfg, start: str, steps: int, rate: float, warmup_rate: float,
+                  warmup_steps: int, hold_steps: int | None = None) -> None:
+    """A continuation stage: fine-tune from `start` for `steps` steps on a cosine rate
+    peaking at `rate` (held there for `hold_steps` after warm-up, when given)."""
+    tc = cfg.train_config
+    tc.num_steps = steps
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = start, "detection"
+    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
+    lr.learning_rate_base, lr.total_steps = rate, steps
+    lr.warmup_learning_rate, lr.warmup_steps = warmup_rate, warmup_steps
+    if hold_steps is not None:
+        lr.hold_base_rate_steps = hold_steps
+
+
 def write_v2_negatives(here: Path) -> None:
     cfg = load_pipeline(here / V2 / "pipeline.config")
     with_negatives(cfg, {"data/negatives/records/train-*.record": V2_NEG_WEIGHT})
-    tc = cfg.train_config
-    tc.num_steps = V2_NEG_STEPS
-    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = f"train_dir/{V2}", "detection"
-    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
-    lr.learning_rate_base, lr.total_steps = 0.0015, V2_NEG_STEPS
-    lr.warmup_learning_rate, lr.warmup_steps = 0.0003, 100
+    continue_from(cfg, f"train_dir/{V2}", V2_NEG_STEPS, 0.0015, 0.0003, 100)
     save_pipeline(cfg, here / V2_NEG / "pipeline.config",
                   header=f"{V2_NEG}: {V2} continued {V2_NEG_STEPS} steps with hand-free crops "
                          f"as negatives (weight {V2_NEG_WEIGHT}), min 8 negatives per image "
@@ -226,13 +235,8 @@ V2_FLAT_RATE = 0.002
 
 def write_v2_flat(here: Path) -> None:
     cfg = load_pipeline(here / "j_v2_hard_negatives_small_anchors" / "pipeline.config")
-    tc = cfg.train_config
-    tc.num_steps = V2_FLAT_STEPS
-    tc.fine_tune_checkpoint = "train_dir/i_v2_all_sets_small_anchors/kept/ckpt-1000"
-    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
-    lr.learning_rate_base, lr.total_steps = V2_FLAT_RATE, V2_FLAT_STEPS
-    lr.warmup_learning_rate, lr.warmup_steps = 0.0003, 100
-    lr.hold_base_rate_steps = V2_FLAT_STEPS - lr.warmup_steps
+    continue_from(cfg, "train_dir/i_v2_all_sets_small_anchors/kept/ckpt-1000", V2_FLAT_STEPS,
+                  V2_FLAT_RATE, 0.0003, 100, hold_steps=V2_FLAT_STEPS - 100)
     save_pipeline(cfg, here / V2_FLAT / "pipeline.config",
                   header=f"{V2_FLAT}: j's inputs (negatives included) from i's step-1000 checkpoint, "
                          f"{V2_FLAT_STEPS} steps at a flat {V2_FLAT_RATE} after 100 warm-up steps "
@@ -250,13 +254,8 @@ V2_SETTLED_RATE = 0.0005
 
 def write_v2_settled(here: Path) -> None:
     cfg = load_pipeline(here / V2_FLAT / "pipeline.config")
-    tc = cfg.train_config
-    tc.num_steps = V2_SETTLED_STEPS
-    tc.fine_tune_checkpoint = "train_dir/o_m_weighted"
-    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
-    lr.learning_rate_base, lr.total_steps = V2_SETTLED_RATE, V2_SETTLED_STEPS
-    lr.warmup_learning_rate, lr.warmup_steps = 0.0001, 50
-    lr.hold_base_rate_steps = 0
+    continue_from(cfg, "train_dir/o_m_weighted", V2_SETTLED_STEPS, V2_SETTLED_RATE, 0.0001, 50,
+                  hold_steps=0)
     save_pipeline(cfg, here / V2_SETTLED / "pipeline.config",
                   header=f"{V2_SETTLED}: m's inputs from o's averaged weights, {V2_SETTLED_STEPS} "
                          f"steps, cosine from {V2_SETTLED_RATE} to 0 after 50 warm-up steps "
@@ -276,10 +275,8 @@ V2_WEBCAM_SETS = {"egohands_frames": 0.24, "rps_hands": 0.15, "phone_hands": 0.1
 def write_v2_webcam(here: Path) -> None:
     cfg = load_pipeline(here / V2_SETTLED / "pipeline.config")
     with_negatives(cfg, {"data/negatives/records/train-*.record": 0.11}, V2_WEBCAM_SETS)
-    tc = cfg.train_config
-    tc.num_steps = V2_WEBCAM_STEPS
-    lr = tc.optimizer.rms_prop_optimizer.learning_rate.cosine_decay_learning_rate
-    lr.learning_rate_base, lr.total_steps = 2 * V2_SETTLED_RATE, V2_WEBCAM_STEPS
+    continue_from(cfg, "train_dir/o_m_weighted", V2_WEBCAM_STEPS, 2 * V2_SETTLED_RATE, 0.0001, 50,
+                  hold_steps=0)
     save_pipeline(cfg, here / V2_WEBCAM / "pipeline.config",
                   header=f"{V2_WEBCAM}: {V2_SETTLED} with webcam_hands at weight 0.26 (was 0.13), "
                          f"{V2_WEBCAM_STEPS} steps, cosine from {2 * V2_SETTLED_RATE} to 0 "

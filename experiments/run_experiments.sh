@@ -79,31 +79,23 @@ for run in "${runs[@]}"; do
       --out "experiments/$run/eval_$view"
   done
 done
-# The v1 model (issue 5, from git history) on the same held-out groups, for the
-# model card's before/after.
-V1_COMMIT=92304ac
-mkdir -p train_dir/v1_model
-git archive "$V1_COMMIT" exported_models/handtrack_default | tar -x -C train_dir/v1_model
-for view in "${SETS[@]}"; do
-  python3 evaluate.py --pipeline experiments/d_v2_all_sets/pipeline.config \
-    --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 --tiles off \
-    --records "data/$view/records/eval.record-*" --out "experiments/v1_baseline/eval_$view"
-done
-python3 evaluate.py --pipeline experiments/d_v2_all_sets/pipeline.config \
-  --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 --tiles auto \
-  --records "data/egohands_frames/records/eval.record-*" --out experiments/v1_baseline/eval_tiled_egohands_frames
-# v2 as it shipped (the export of e, from git history), int8, for the 95% intervals beside
-# v1's and v3's in the model card.
-V2_COMMIT=20cdd6d
-mkdir -p train_dir/v2_model
-git archive "$V2_COMMIT" exported_models/handtrack_default | tar -x -C train_dir/v2_model
-for view in "${SETS[@]}" tiled_egohands_frames; do
-  tiles=off; [ "$view" = tiled_egohands_frames ] && tiles=auto
-  python3 evaluate.py --pipeline experiments/e_v2_hard_negatives/pipeline.config \
-    --model train_dir/v2_model/exported_models/handtrack_default --format tflite_int8 --tiles $tiles \
-    --records "data/${view#tiled_}/records/eval.record-*" \
-    --out "experiments/e_v2_hard_negatives/exported_tflite_int8_$view"
-done
+# A model as it shipped (from git history), int8, on every held-out set, the egocentric
+# one also with end squares (--tiles auto): the model card's before/after and intervals.
+shipped_int8() {  # commit, folder to extract to, pipeline, out prefix
+  local commit=$1 dir=$2 pipeline=$3 prefix=$4 view tiles
+  mkdir -p "$dir"
+  git archive "$commit" exported_models/handtrack_default | tar -x -C "$dir"
+  for view in "${SETS[@]}" tiled_egohands_frames; do
+    tiles=off; [ "$view" = tiled_egohands_frames ] && tiles=auto
+    python3 evaluate.py --pipeline "$pipeline" --model "$dir/exported_models/handtrack_default" \
+      --format tflite_int8 --tiles $tiles --records "data/${view#tiled_}/records/eval.record-*" \
+      --out "$prefix$view"
+  done
+}
+# v1 (issue 5) and v2 (the export of e) on the same held-out groups.
+shipped_int8 92304ac train_dir/v1_model experiments/d_v2_all_sets/pipeline.config experiments/v1_baseline/eval_
+shipped_int8 20cdd6d train_dir/v2_model experiments/e_v2_hard_negatives/pipeline.config \
+  experiments/e_v2_hard_negatives/exported_tflite_int8_
 # The shipped model: export the chosen run, score every exported format on every
 # held-out set, and count false detections on hand-free crops (v1 alongside).
 SHIP=${SHIP:-o_m_weighted}

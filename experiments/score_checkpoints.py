@@ -4,7 +4,7 @@
 A run's single checkpoints can differ a lot on one view (m's egocentric AP@0.5
 swung from 0.16 to 0.76 between kept checkpoints), so which ones go into a
 weight average is decided on this table; writing it with a script keeps that
-choice checkable and reproducible. Each cell is one `evaluate.py` run.
+choice checkable and reproducible. Each cell is what `evaluate.py --checkpoint` reports.
 
   python3 experiments/score_checkpoints.py --pipeline experiments/p_v2_settled_from_o/pipeline.config \\
     --checkpoints train_dir/p_v2_settled_from_o/kept/ckpt-* --views egohands_frames webcam_hands \\
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,16 +25,26 @@ from training.checkpoints import step_of  # noqa: E402
 SETS = ("egohands_frames", "webcam_hands", "closeup_hands", "rps_hands", "phone_hands")
 
 
-def score(pipeline: str, checkpoint: str, view: str) -> dict:
-    """evaluate.py's metrics for one checkpoint on one set's held-out records."""
-    with tempfile.TemporaryDirectory() as out:
-        done = subprocess.run([sys.executable, "evaluate.py", "--pipeline", pipeline,
-                               "--checkpoint", checkpoint, "--records",
-                               f"data/{view}/records/eval.record-*", "--out", out],
-                              capture_output=True, text=True)
-        if done.returncode:
-            sys.exit(f"evaluate.py failed on {checkpoint} / {view}:\n{done.stderr[-2000:]}")
-        return json.loads((Path(out) / "metrics.json").read_text())["metrics"]
+def score_all(pipeline_path: str, checkpoints: list[str], views: list[str]) -> list[dict]:
+    """One row per checkpoint and view; the model is built once and each checkpoint
+    restored into it once, not once per view."""
+    from config.loader import load_pipeline
+    from evaluation.model_eval import evaluate_model
+    from ssd.builder import build_from_pipeline
+    from training.checkpoints import restore_trained
+
+    pipeline = load_pipeline(pipeline_path)
+    model = build_from_pipeline(pipeline)
+    rows = []
+    for ckpt in checkpoints:
+        restore_trained(model, ckpt)
+        for view in views:
+            m = evaluate_model(pipeline, model, None, records=[f"data/{view}/records/eval.record-*"])
+            # rounded as metrics.json rounds them
+            rows.append({"checkpoint": ckpt, "view": view, "AP50": round(m["AP50"], 4),
+                         "AP": round(m["AP"], 4)})
+            print(f"{ckpt} {view}: AP@0.5 {m['AP50']:.3f}  AP {m['AP']:.3f}", flush=True)
+    return rows
 
 
 def main() -> None:
@@ -50,12 +58,7 @@ def main() -> None:
     args = p.parse_args()
     prefixes = sorted({c.removesuffix(".index").split(".data-")[0] for c in args.checkpoints},
                       key=lambda c: (step_of(c) or 0, c))
-    rows = []
-    for ckpt in prefixes:
-        for view in args.views:
-            m = score(args.pipeline, ckpt, view)
-            rows.append({"checkpoint": ckpt, "view": view, "AP50": m["AP50"], "AP": m["AP"]})
-            print(f"{ckpt} {view}: AP@0.5 {m['AP50']:.3f}  AP {m['AP']:.3f}", flush=True)
+    rows = score_all(args.pipeline, prefixes, args.views)
     table = {"what": "held-out AP (checkpoint, one pass) of single checkpoints",
              "command": " ".join(["python3", "experiments/score_checkpoints.py"] + sys.argv[1:]),
              "rows": rows}
