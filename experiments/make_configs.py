@@ -297,6 +297,27 @@ def write_v2_flat_replicate(here: Path) -> None:
                          f"(written by experiments/make_configs.py)")
 
 
+# A third walk from i's step-1000 checkpoint (m and r were the first two) for a
+# soup of walks, with what o and s miss: hard negatives cut around v3's own
+# confident false detections on the training images (the brown armchair;
+# experiments/make_negatives.py --mine-with) and close-up drawn more often
+# (v3's one real loss against v1 is close-up).
+V2_MINED = "t_v2_mined_seed9"
+V2_MINED_SETS = {"egohands_frames": 0.25, "rps_hands": 0.19, "phone_hands": 0.16,
+                 "webcam_hands": 0.13, "closeup_hands": 0.15}
+V2_MINED_NEGATIVES = {"data/negatives/records/train-*.record": 0.07,
+                      "data/mined_negatives/records/train-*.record": 0.05}
+
+
+def write_v2_mined(here: Path) -> None:
+    cfg = load_pipeline(here / V2_FLAT / "pipeline.config")
+    with_negatives(cfg, V2_MINED_NEGATIVES, V2_MINED_SETS)
+    save_pipeline(cfg, here / V2_MINED / "pipeline.config",
+                  header=f"{V2_MINED}: {V2_FLAT} with --seed 9, closeup_hands at 0.15 (was 0.11) "
+                         f"and hand-free crops around v3's false detections as a second negative "
+                         f"input (written by experiments/make_configs.py)")
+
+
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
 # own): same model, so the source run's config. run_experiments.sh names the checkpoints.
 AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
@@ -376,4 +397,5 @@ if __name__ == "__main__":
     write_v2_settled(Path(__file__).resolve().parent)
     write_v2_webcam(Path(__file__).resolve().parent)
     write_v2_flat_replicate(Path(__file__).resolve().parent)
+    write_v2_mined(Path(__file__).resolve().parent)
     write_averaged(Path(__file__).resolve().parent)

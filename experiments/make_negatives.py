@@ -7,7 +7,14 @@ miner only sees negatives inside images that also hold hands; crops without
 any hand, from the same scenes, teach "nothing here" directly. Only training
 images are cut, so the held-out false-positive figures stay honest.
 
+With --mine-with MODEL the crops are centred on that model's own confident
+false detections on the training images (away from every box) instead:
+random crops rarely hold what fools a trained model (v3's worst webcam false
+detection is a brown armchair at 0.94), its own mistakes always do.
+
     python3 experiments/make_negatives.py --out data/negatives
+    python3 experiments/make_negatives.py --mine-with exported_models/handtrack_default \
+        --out data/mined_negatives
 """
 from __future__ import annotations
 
@@ -30,6 +37,12 @@ def main(argv=None) -> int:
     p.add_argument("--data", default="data", help="folder holding the imported sets")
     p.add_argument("--out", default="data/negatives", help="output folder (records/)")
     p.add_argument("--per-image", type=int, default=1, help="crops per training image")
+    p.add_argument("--mine-with", default=None, metavar="MODEL",
+                   help="exported model: crop around its false detections instead")
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS,
+                   help="the imported sets to cut from")
+    p.add_argument("--threshold", type=float, default=0.3,
+                   help="with --mine-with: score of a false detection worth a crop")
     args = p.parse_args(argv)
     import cv2
     import tensorflow as tf
@@ -39,14 +52,25 @@ def main(argv=None) -> int:
     from data_prep.tfrecords import build_example
     from evaluation.false_positives import crops_from_records
 
+    from common.errors import UserError
+
+    if not 0.0 < args.threshold < 1.0:
+        raise UserError(f"--threshold must be in (0, 1), got {args.threshold}")
+    detector = None
+    if args.mine_with:
+        from detect.detector import Detector
+        detector = Detector(args.mine_with)
     out = Path(args.out) / "records"
     out.mkdir(parents=True, exist_ok=True)
     total = 0
-    for name in SETS:
+    for name in args.sets:
+        before = total
         files = sorted(glob.glob(f"{args.data}/{name}/records/train.record-*"))
         target = out / f"train-{name}.record"
         with atomic_path(target) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
-            for crop_name, crop in crops_from_records(files, args.per_image):
+            crops = (mined_crops(files, detector, args.threshold) if detector
+                     else crops_from_records(files, args.per_image))
+            for crop_name, crop in crops:
                 ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
                                         [cv2.IMWRITE_JPEG_QUALITY, 92])
                 h, w = crop.shape[:2]
@@ -55,9 +79,36 @@ def main(argv=None) -> int:
                 writer.write(build_example(ann, jpeg.tobytes(), "jpeg", {"hand": 1})
                              .SerializeToString())
                 total += 1
-        print(f"{target}: negatives from {name}")
+        print(f"{target}: {total - before} negatives from {name}", flush=True)
     print(f"{total} negative crops in {out}")
     return 0
+
+
+def mined_crops(files, detector, threshold: float):
+    """(name, RGB crop) around each of `detector`'s detections at >= threshold that
+    overlap no labelled box (hands and ignore regions) of a training image."""
+    import numpy as np
+    import tensorflow as tf
+
+    from evaluation.false_positives import crops_around
+    from training.inputs import ExampleDecoder
+
+    decoder = ExampleDecoder()
+    for serialized in tf.data.TFRecordDataset(list(files)):
+        example = decoder(serialized)
+        image = example["image"].numpy()
+        h, w = image.shape[:2]
+        truth = example["boxes"].numpy().reshape(-1, 4) * [h, w, h, w]
+        found = detector.detect_rgb(image).filter(threshold)
+        wrong = [(y0, x0, y1, x1) for x0, y0, x1, y1 in found.boxes
+                 if all(y1 <= t[0] or y0 >= t[2] or x1 <= t[1] or x0 >= t[3] for t in truth)]
+        if not wrong:
+            continue
+        name = example["filename"].numpy().decode() or example["source_id"].numpy().decode()
+        # A wide margin: a fingertip at the crop's edge would teach "no hand" on a hand.
+        for i, (y0, x0, y1, x1) in enumerate(crops_around(h, w, example["boxes"].numpy(),
+                                                          np.array(wrong), margin=0.25)):
+            yield f"{name}#mined{i}", np.ascontiguousarray(image[y0:y1, x0:x1])
 
 
 if __name__ == "__main__":

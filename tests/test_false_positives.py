@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from evaluation.false_positives import hand_free_crops
+from evaluation.false_positives import crops_around, hand_free_crops
 from tests.conftest import REPO_ROOT, webcam_subset_records
 
 
@@ -38,6 +38,31 @@ def test_an_image_full_of_hands_gives_no_crop():
     assert len(hand_free_crops(300, 300, np.zeros((0, 4)))) == 2
 
 
+def test_crops_around_hold_the_target_whole_and_avoid_every_box():
+    hand = np.array([[0.1, 0.1, 0.3, 0.25]])                 # pixels 48..144 x 64..160
+    targets = np.array([[200.0, 400.0, 260.0, 440.0],       # open floor: 3x context fits
+                        [160.0, 200.0, 220.0, 260.0],       # beside the hand: 3x touches it
+                        [0.0, 600.0, 20.0, 640.0],          # in the corner: shifted inside
+                        [300.0, 100.0, 310.0, 108.0]])      # tiny: grown to the 64 px minimum
+    crops = crops_around(480, 640, hand, targets)
+    assert len(crops) == 4
+    sides = []
+    for (y0, x0, y1, x1), (ty0, tx0, ty1, tx1) in zip(crops, targets):
+        assert 0 <= y0 and 0 <= x0 and y1 <= 480 and x1 <= 640 and y1 - y0 == x1 - x0
+        assert y0 <= ty0 and x0 <= tx0 and ty1 <= y1 and tx1 <= x1
+        grown = np.array([48 - 9.6, 64 - 9.6, 144 + 9.6, 160 + 9.6])   # margin 0.1
+        assert y1 <= grown[0] or y0 >= grown[2] or x1 <= grown[1] or x0 >= grown[3]
+        sides.append(y1 - y0)
+    # 60 px beside the hand: 180 would touch it, 120 does not.
+    assert sides == [180, 120, 120, 64]
+
+
+def test_a_target_no_square_can_isolate_is_skipped():
+    hands = np.array([[0.0, 0.0, 1.0, 0.45], [0.0, 0.55, 1.0, 1.0]])   # a 10% gap between them
+    assert crops_around(300, 300, hands, np.array([[100.0, 140.0, 200.0, 160.0]])) == []
+    assert crops_around(300, 300, np.zeros((0, 4)), np.zeros((0, 4))) == []
+
+
 @pytest.mark.slow
 def test_cli_counts_detections_of_the_shipped_model(shared_dir, tmp_path):
     """Real records, the shipped int8 model: the JSON's count matches a direct
@@ -64,3 +89,44 @@ def test_cli_counts_detections_of_the_shipped_model(shared_dir, tmp_path):
                           "--threshold", "2", "--out", str(out)],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: --threshold")
+
+
+@pytest.mark.slow
+def test_mining_crops_around_the_models_own_false_detections(shared_dir, tmp_path):
+    """make_negatives.py --mine-with on real webcam frames: every crop it writes is a
+    hand-free record, one per false detection mined_crops finds with the same model."""
+    import glob
+
+    from detect.detector import Detector
+    from tests.conftest import REPO_ROOT as root
+    from training.inputs import ExampleDecoder
+
+    sys.path.insert(0, str(root / "experiments"))
+    from make_negatives import mined_crops
+
+    records = webcam_subset_records(shared_dir, tmp_path, 12)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "webcam_hands").symlink_to(records.parent)
+    command = [sys.executable, "experiments/make_negatives.py", "--data", str(data),
+               "--sets", "webcam_hands", "--mine-with", "exported_models/handtrack_default",
+               "--out", str(tmp_path / "neg")]
+    bad = subprocess.run(command + ["--threshold", "1.5"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode != 0 and "--threshold" in bad.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "neg").exists()
+    run = subprocess.run(command + ["--threshold", "0.05"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-1500:]
+    import tensorflow as tf
+
+    decoder = ExampleDecoder()
+    written = [decoder(s) for s in
+               tf.data.TFRecordDataset(str(tmp_path / "neg/records/train-webcam_hands.record"))]
+    detector = Detector("exported_models/handtrack_default")
+    direct = list(mined_crops(sorted(glob.glob(str(records / "train.record-*"))), detector, 0.05))
+    assert len(written) == len(direct) >= 1
+    for example, (_, crop) in zip(written, direct):
+        assert example["boxes"].shape[0] == 0
+        h, w = example["image"].shape[:2]
+        assert h == w == crop.shape[0] == crop.shape[1] >= 64
