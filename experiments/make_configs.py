@@ -324,7 +324,10 @@ AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
             "l_ij_averaged": "i_v2_all_sets_small_anchors",
             "n_m_averaged": "i_v2_all_sets_small_anchors",
             "o_m_weighted": "i_v2_all_sets_small_anchors",
-            "s_r_weighted": "i_v2_all_sets_small_anchors"}
+            "s_r_weighted": "i_v2_all_sets_small_anchors",
+            "u_os_soup": "i_v2_all_sets_small_anchors",
+            "v_t_weighted": "i_v2_all_sets_small_anchors",
+            "w_osv_soup": "i_v2_all_sets_small_anchors"}
 
 
 def write_averaged(here: Path) -> None:

@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted t_v2_mined_seed9)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
   python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
@@ -69,6 +69,14 @@ for run in "${runs[@]}"; do
     # o's recipe on r (m with another seed): does the pick hold on a second walk?
     s_r_weighted)
       average --checkpoints train_dir/r_v2_flat_seed8/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+    # A soup of walks: m's and r's averages (o, s) and t's (v) averaged with each other;
+    # every walk starts from i's step-1000 checkpoint, so their weights share one basin.
+    u_os_soup)
+      average --checkpoints train_dir/o_m_weighted/ckpt-2000 train_dir/s_r_weighted/ckpt-2000 ;;
+    v_t_weighted)
+      average --checkpoints train_dir/t_v2_mined_seed9/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+    w_osv_soup)
+      average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted}/ckpt-2000 ;;
     *)
       keep=500; [[ "$run" = [jmpqrt]_v2_* ]] && keep=250   # short runs: more checkpoints to average
       seed=7; [ "$run" = r_v2_flat_seed8 ] && seed=8   # r and t: m's walk with other seeds
@@ -106,7 +114,7 @@ shipped_int8 20cdd6d train_dir/v2_model experiments/e_v2_hard_negatives/pipeline
   experiments/e_v2_hard_negatives/exported_tflite_int8_
 # The shipped model: export the chosen run, score every exported format on every
 # held-out set, and count false detections on hand-free crops (v1 alongside).
-SHIP=${SHIP:-o_m_weighted}
+SHIP=${SHIP:-w_osv_soup}
 if [ -f "train_dir/$SHIP/checkpoint" ]; then   # trained or averaged
   python3 experiments/summarize.py --write
   python3 export.py --pipeline "experiments/$SHIP/pipeline.config" --checkpoint "train_dir/$SHIP" \
