@@ -64,21 +64,14 @@ def detections_on_faces(found_xyxy: np.ndarray, faces_xyxy: np.ndarray,
 def frames_with_faces(files: Sequence[str], finder: FaceFinder
                       ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(name, RGB frame, face boxes, hand+ignore boxes in pixels) per record with a face."""
-    import tensorflow as tf
-
     from training.inputs import ExampleDecoder
 
-    decoder = ExampleDecoder()
-    for serialized in tf.data.TFRecordDataset(list(files)):
-        example = decoder(serialized)
-        image = example["image"].numpy()
+    for name, image, b in ExampleDecoder().images(files):   # b: normalised ymin, xmin, ymax, xmax
         faces = finder(image)
         if not len(faces):
             continue
         h, w = image.shape[:2]
-        b = example["boxes"].numpy().reshape(-1, 4)   # normalised ymin, xmin, ymax, xmax
         hands = np.stack([b[:, 1] * w, b[:, 0] * h, b[:, 3] * w, b[:, 2] * h], 1)
-        name = example["filename"].numpy().decode() or example["source_id"].numpy().decode()
         yield name, image, faces, hands
 
 

@@ -106,18 +106,11 @@ def crops_around(height: int, width: int, boxes: np.ndarray, targets: np.ndarray
 
 def crops_from_records(files: Sequence[str], per_image: int = 2) -> Iterator[tuple[str, np.ndarray]]:
     """(name, RGB uint8 crop) for every hand-free crop of every record."""
-    import tensorflow as tf
-
     from training.inputs import ExampleDecoder
 
-    decoder = ExampleDecoder()
-    for serialized in tf.data.TFRecordDataset(list(files)):
-        example = decoder(serialized)
-        image = example["image"].numpy()
+    for name, image, boxes in ExampleDecoder().images(files):
         h, w = image.shape[:2]
-        name = example["filename"].numpy().decode() or example["source_id"].numpy().decode()
-        for i, (y0, x0, y1, x1) in enumerate(hand_free_crops(h, w, example["boxes"].numpy(),
-                                                              per_image)):
+        for i, (y0, x0, y1, x1) in enumerate(hand_free_crops(h, w, boxes, per_image)):
             yield f"{name}#{i}", np.ascontiguousarray(image[y0:y1, x0:x1])
 
 

@@ -88,26 +88,19 @@ def mined_crops(files, detector, threshold: float):
     """(name, RGB crop) around each of `detector`'s detections at >= threshold that
     overlap no labelled box (hands and ignore regions) of a training image."""
     import numpy as np
-    import tensorflow as tf
 
     from evaluation.false_positives import crops_around
     from training.inputs import ExampleDecoder
 
-    decoder = ExampleDecoder()
-    for serialized in tf.data.TFRecordDataset(list(files)):
-        example = decoder(serialized)
-        image = example["image"].numpy()
+    for name, image, boxes in ExampleDecoder().images(files):
         h, w = image.shape[:2]
-        truth = example["boxes"].numpy().reshape(-1, 4) * [h, w, h, w]
+        truth = boxes * [h, w, h, w]
         found = detector.detect_rgb(image).filter(threshold)
         wrong = [(y0, x0, y1, x1) for x0, y0, x1, y1 in found.boxes
                  if all(y1 <= t[0] or y0 >= t[2] or x1 <= t[1] or x0 >= t[3] for t in truth)]
-        if not wrong:
-            continue
-        name = example["filename"].numpy().decode() or example["source_id"].numpy().decode()
         # A wide margin: a fingertip at the crop's edge would teach "no hand" on a hand.
-        for i, (y0, x0, y1, x1) in enumerate(crops_around(h, w, example["boxes"].numpy(),
-                                                          np.array(wrong), margin=0.25)):
+        for i, (y0, x0, y1, x1) in enumerate(crops_around(h, w, boxes, np.array(wrong).reshape(-1, 4),
+                                                          margin=0.25)):
             yield f"{name}#mined{i}", np.ascontiguousarray(image[y0:y1, x0:x1])
 
 

@@ -8,8 +8,9 @@ batched (fixed batch size: the hard example miner loops over a static batch).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
+import numpy as np
 import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder
 
@@ -47,6 +48,15 @@ class ExampleDecoder:
             "classes": tf.cast(decoded["groundtruth_classes"], tf.int32),
             "ignore": tf.cast(difficult, tf.bool),
         }
+
+    def images(self, files: Sequence[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(name, uint8 RGB [H, W, 3], normalised boxes [N, 4] incl. ignore regions) per
+        record, eagerly: for the tools that look at one labelled image at a time (false
+        detections, faces, negative crops) rather than feed a model in batches."""
+        for serialized in tf.data.TFRecordDataset(list(files)):
+            example = self(serialized)
+            name = example["filename"].numpy().decode() or example["source_id"].numpy().decode()
+            yield name, example["image"].numpy(), example["boxes"].numpy().reshape(-1, 4)
 
     @staticmethod
     def image(serialized: tf.Tensor) -> tf.Tensor:
