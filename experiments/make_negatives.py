@@ -94,13 +94,11 @@ def mined_crops(files, detector, threshold: float):
 
     for name, image, boxes in ExampleDecoder().images(files):
         h, w = image.shape[:2]
-        truth = boxes * [h, w, h, w]
-        found = detector.detect_rgb(image).filter(threshold)
-        wrong = [(y0, x0, y1, x1) for x0, y0, x1, y1 in found.boxes
-                 if all(y1 <= t[0] or y0 >= t[2] or x1 <= t[1] or x0 >= t[3] for t in truth)]
+        # (x1, y1, x2, y2) -> (y0, x0, y1, x1). A detection on a hand needs no test of its
+        # own: every square that holds it touches that hand, so crops_around skips it.
+        found = detector.detect_rgb(image).filter(threshold).boxes[:, [1, 0, 3, 2]]
         # A wide margin: a fingertip at the crop's edge would teach "no hand" on a hand.
-        for i, (y0, x0, y1, x1) in enumerate(crops_around(h, w, boxes, np.array(wrong).reshape(-1, 4),
-                                                          margin=0.25)):
+        for i, (y0, x0, y1, x1) in enumerate(crops_around(h, w, boxes, found, margin=0.25)):
             yield f"{name}#mined{i}", np.ascontiguousarray(image[y0:y1, x0:x1])
 
 
