@@ -48,11 +48,10 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from common.atomic import atomic_path
+    from common.errors import UserError
     from data_prep.annotations import ImageAnn
     from data_prep.tfrecords import build_example
     from evaluation.false_positives import crops_from_records
-
-    from common.errors import UserError
 
     if not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold must be in (0, 1), got {args.threshold}")

@@ -38,7 +38,7 @@ average() {  # average_checkpoints.py flags...: run $run as a weight average (no
 }
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
-  # e, f, g, h, j, m, p, q and r train with hand-free crops of the training images as negatives.
+  # e, f, g, h, j, m, p, q, r and t train with hand-free crops of the training images as negatives.
   if [[ "$run" = [efghjmpqrt]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi

@@ -98,10 +98,9 @@ def test_mining_crops_around_the_models_own_false_detections(shared_dir, tmp_pat
     import glob
 
     from detect.detector import Detector
-    from tests.conftest import REPO_ROOT as root
     from training.inputs import ExampleDecoder
 
-    sys.path.insert(0, str(root / "experiments"))
+    sys.path.insert(0, str(REPO_ROOT / "experiments"))
     from make_negatives import mined_crops
 
     records = webcam_subset_records(shared_dir, tmp_path, 12)
