@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     from ssd.builder import build_from_pipeline
     from training.checkpoints import restore_trained
     from evaluation.model_eval import evaluate_model
+    from evaluation.report import format_interval
 
     pipeline = load_pipeline(args.pipeline)
     if args.model:
@@ -63,9 +64,7 @@ def main(argv=None) -> int:
                              max_examples=args.max_examples, detector=detector,
                              bootstrap=args.bootstrap,
                              extra={**source, "pipeline": str(args.pipeline)})
-    interval = (" (95%% interval %.3f-%.3f)" % tuple(metrics["AP50_ci95"])
-                if "AP50_ci95" in metrics else "")
-    print(f"AP@0.5={metrics['AP50']:.4f}{interval} AP@[.5:.95]={metrics['AP']:.4f} "
+    print(f"AP@0.5={metrics['AP50']:.4f}{format_interval(metrics)} AP@[.5:.95]={metrics['AP']:.4f} "
           f"-> {out / 'metrics.json'}")
     return 0
 

@@ -77,6 +77,13 @@ def _fmt(value: float) -> str:
     return "   n/a" if value is None or value < 0 else f"{value:6.3f}"
 
 
+def format_interval(metrics: Mapping[str, Any]) -> str:
+    """" (95% interval low-high)" of AP@0.5 when evaluated with a bootstrap, else ""."""
+    if "AP50_ci95" not in metrics:
+        return ""
+    return " (95%% interval %.3f-%.3f)" % tuple(metrics["AP50_ci95"])
+
+
 def format_summary(metrics: Mapping[str, Any]) -> str:
     """A short console table: headline APs, counts, and per-class AP if any."""
     lines = [
@@ -84,8 +91,7 @@ def format_summary(metrics: Mapping[str, Any]) -> str:
         f" (difficult {metrics.get('num_difficult', 0)})  detections {metrics.get('num_detections', 0)}",
         f"AP50 {_fmt(metrics['AP50'])}   AP {_fmt(metrics['AP'])}   AP75 {_fmt(metrics['AP75'])}"
         f"   AR100 {_fmt(metrics['AR100'])}"
-        + ("   AP50 95%% interval %.3f-%.3f" % tuple(metrics["AP50_ci95"])
-           if "AP50_ci95" in metrics else ""),
+        + (f"   AP50{format_interval(metrics)}" if "AP50_ci95" in metrics else ""),
         f"APs  {_fmt(metrics['APs'])}   APm {_fmt(metrics['APm'])}   APl  {_fmt(metrics['APl'])}",
     ]
     per_class = metrics.get("per_class")

@@ -79,8 +79,7 @@ for run in "${runs[@]}"; do
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted}/ckpt-2000 ;;
     *)
       keep=500; [[ "$run" = [jmpqrt]_v2_* ]] && keep=250   # short runs: more checkpoints to average
-      seed=7; [ "$run" = r_v2_flat_seed8 ] && seed=8   # r and t: m's walk with other seeds
-      [ "$run" = t_v2_mined_seed9 ] && seed=9
+      seed=7; [[ "$run" =~ _seed([0-9]+)$ ]] && seed=${BASH_REMATCH[1]}   # r, t: m's walk, other seeds
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed $seed
       if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
       # Short runs: every kept checkpoint scored, to pick what to average.

@@ -30,6 +30,7 @@ def score_all(pipeline_path: str, checkpoints: list[str], views: list[str]) -> l
     restored into it once, not once per view."""
     from config.loader import load_pipeline
     from evaluation.model_eval import evaluate_model
+    from evaluation.report import metrics_for_json
     from ssd.builder import build_from_pipeline
     from training.checkpoints import restore_trained
 
@@ -40,9 +41,9 @@ def score_all(pipeline_path: str, checkpoints: list[str], views: list[str]) -> l
         restore_trained(model, ckpt)
         for view in views:
             m = evaluate_model(pipeline, model, None, records=[f"data/{view}/records/eval.record-*"])
-            # rounded as metrics.json rounds them
-            rows.append({"checkpoint": ckpt, "view": view, "AP50": round(m["AP50"], 4),
-                         "AP": round(m["AP"], 4)})
+            rounded = metrics_for_json(m)   # as metrics.json rounds them
+            rows.append({"checkpoint": ckpt, "view": view, "AP50": rounded["AP50"],
+                         "AP": rounded["AP"]})
             print(f"{ckpt} {view}: AP@0.5 {m['AP50']:.3f}  AP {m['AP']:.3f}", flush=True)
     return rows
 
