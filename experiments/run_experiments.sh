@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
   python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
@@ -38,8 +38,8 @@ average() {  # average_checkpoints.py flags...: run $run as a weight average (no
 }
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
-  # e, f, g, h, j, m, p, q, r and t train with hand-free crops of the training images as negatives.
-  if [[ "$run" = [efghjmpqrt]_v2_* ]] && [ ! -d data/negatives/records ]; then
+  # e, f, g, h, j, m, p, q, r, t and x train with hand-free crops of the training images as negatives.
+  if [[ "$run" = [efghjmpqrtx]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
   # t also trains on crops around v3's own false detections (v3 as shipped, from git).
@@ -48,6 +48,13 @@ for run in "${runs[@]}"; do
     git archive fe3d9e3 exported_models/handtrack_default | tar -x -C train_dir/v3_model
     python3 experiments/make_negatives.py --mine-with train_dir/v3_model/exported_models/handtrack_default \
       --sets egohands_frames webcam_hands --out data/mined_negatives
+  fi
+  # x also trains on crops around v4's false detections (v4 as shipped, from git).
+  if [ "$run" = x_v2_mined_v4_seed10 ] && [ ! -d data/mined_negatives_v4/records ]; then
+    mkdir -p train_dir/v4_model
+    git archive fde1fa5 exported_models/handtrack_default | tar -x -C train_dir/v4_model
+    python3 experiments/make_negatives.py --mine-with train_dir/v4_model/exported_models/handtrack_default \
+      --sets egohands_frames webcam_hands --out data/mined_negatives_v4
   fi
   case "$run" in
     # Weight averages (no training): every checkpoint i kept from step 1000 on.
@@ -77,13 +84,18 @@ for run in "${runs[@]}"; do
       average --checkpoints train_dir/t_v2_mined_seed9/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
     w_osv_soup)
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted}/ckpt-2000 ;;
+    y_x_weighted)
+      average --checkpoints train_dir/x_v2_mined_v4_seed10/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+    # Four walks: w's three and x's.
+    z_osvy_soup)
+      average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted,y_x_weighted}/ckpt-2000 ;;
     *)
-      keep=500; [[ "$run" = [jmpqrt]_v2_* ]] && keep=250   # short runs: more checkpoints to average
+      keep=500; [[ "$run" = [jmpqrtx]_v2_* ]] && keep=250   # short runs: more checkpoints to average
       seed=7; [[ "$run" =~ _seed([0-9]+)$ ]] && seed=${BASH_REMATCH[1]}   # r, t: m's walk, other seeds
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed $seed
       if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
       # Short runs: every kept checkpoint scored, to pick what to average.
-      if [[ "$run" = [mpqrt]_v2_* ]]; then
+      if [[ "$run" = [mpqrtx]_v2_* ]]; then
         python3 experiments/score_checkpoints.py --pipeline "$cfg" --checkpoints "train_dir/$run"/kept/ckpt-*.index \
           --views egohands_frames webcam_hands closeup_hands --out "experiments/$run/held_out_by_checkpoint.json"
       fi ;;
