@@ -9,6 +9,8 @@ from typing import Iterator
 
 import pytest
 
+import common  # noqa: F401  (before any test imports TensorFlow: see common/__init__.py)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
