@@ -32,6 +32,16 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
 # c continues from b, so b must come first.
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
+extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
+  mkdir -p "$2"
+  git archive "$1" exported_models/handtrack_default | tar -x -C "$2"
+}
+mine_with_shipped() {  # commit, folder, out: crops around that shipped model's false detections
+  if [ -d "$3/records" ]; then return; fi
+  extract_shipped "$1" "$2"
+  python3 experiments/make_negatives.py --mine-with "$2/exported_models/handtrack_default" \
+    --sets egohands_frames webcam_hands --out "$3"
+}
 average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
   python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
   cp "train_dir/$run/averaged_from.json" "experiments/$run/"
@@ -42,20 +52,9 @@ for run in "${runs[@]}"; do
   if [[ "$run" = [efghjmpqrtx]_v2_* ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
-  # t also trains on crops around v3's own false detections (v3 as shipped, from git).
-  if [ "$run" = t_v2_mined_seed9 ] && [ ! -d data/mined_negatives/records ]; then
-    mkdir -p train_dir/v3_model
-    git archive fe3d9e3 exported_models/handtrack_default | tar -x -C train_dir/v3_model
-    python3 experiments/make_negatives.py --mine-with train_dir/v3_model/exported_models/handtrack_default \
-      --sets egohands_frames webcam_hands --out data/mined_negatives
-  fi
-  # x also trains on crops around v4's false detections (v4 as shipped, from git).
-  if [ "$run" = x_v2_mined_v4_seed10 ] && [ ! -d data/mined_negatives_v4/records ]; then
-    mkdir -p train_dir/v4_model
-    git archive fde1fa5 exported_models/handtrack_default | tar -x -C train_dir/v4_model
-    python3 experiments/make_negatives.py --mine-with train_dir/v4_model/exported_models/handtrack_default \
-      --sets egohands_frames webcam_hands --out data/mined_negatives_v4
-  fi
+  # t also trains on crops around v3's own false detections, x also around v4's.
+  if [ "$run" = t_v2_mined_seed9 ]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
+  if [ "$run" = x_v2_mined_v4_seed10 ]; then mine_with_shipped fde1fa5 train_dir/v4_model data/mined_negatives_v4; fi
   case "$run" in
     # Weight averages (no training): every checkpoint i kept from step 1000 on.
     k_i_averaged)
@@ -110,8 +109,7 @@ done
 # one also with end squares (--tiles auto): the model card's before/after and intervals.
 shipped_int8() {  # commit, folder to extract to, pipeline, out prefix
   local commit=$1 dir=$2 pipeline=$3 prefix=$4 view tiles
-  mkdir -p "$dir"
-  git archive "$commit" exported_models/handtrack_default | tar -x -C "$dir"
+  extract_shipped "$commit" "$dir"
   for view in "${SETS[@]}" tiled_egohands_frames; do
     tiles=off; [ "$view" = tiled_egohands_frames ] && tiles=auto
     python3 evaluate.py --pipeline "$pipeline" --model "$dir/exported_models/handtrack_default" \
