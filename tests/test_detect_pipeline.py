@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from common.cli import Terminated
 from detect.detections import Detections
 from detect.outputs import Outputs
 from detect.pipeline import FrameQueue, run_pipeline
@@ -170,6 +171,50 @@ def test_stops_on_quit_key_max_frames_and_ctrl_c_without_hung_threads(capsys):
             except KeyboardInterrupt:   # one sent as the run was stopping
                 pass
         signal.signal(signal.SIGINT, previous)
+    assert _threads_settle(before)
+
+
+class SignallingOutputs(RecordingOutputs):
+    """Sends `signum` to this process from inside emit() at frame `at`, and records
+    whether emit() ran on past it: a handler that raised there would have cut it short."""
+
+    def __init__(self, signum: int, at: int) -> None:
+        super().__init__()
+        self.signum, self.at, self.ran_past_signal = signum, at, False
+
+    def emit(self, index, timestamp, frame, dets, fps):
+        super().emit(index, timestamp, frame, dets, fps)
+        if index == self.at:
+            signal.raise_signal(self.signum)
+            self.ran_past_signal = True
+
+
+def _raise_terminated(signum, frame):   # what common.cli.run_main installs for SIGTERM
+    raise Terminated()
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("signum, handler, raised", [
+    (signal.SIGINT, signal.default_int_handler, KeyboardInterrupt),
+    (signal.SIGTERM, _raise_terminated, Terminated)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_between_frames_not_inside_one(capsys, num_workers, signum,
+                                                              handler, raised):
+    """A handler that raises inside the engine's own code can leave a queue lock held
+    (the workers then wait on it forever and keep the process alive): the signal is
+    held back until the run has stopped and joined its threads, then its handler runs."""
+    before = threading.active_count()
+    previous = signal.signal(signum, handler)
+    out = SignallingOutputs(signum, at=5)
+    try:
+        with pytest.raises(raised):
+            run_pipeline(FakeSource(100000, live=False), SlowDetector(0.0), out,
+                         num_workers=num_workers)
+        assert signal.getsignal(signum) is handler      # the caller's handler is back
+    finally:
+        signal.signal(signum, previous)
+    assert out.ran_past_signal
+    assert 6 <= len(out.frames) < 100000
+    assert "(interrupted)" in capsys.readouterr().err
     assert _threads_settle(before)
 
 
