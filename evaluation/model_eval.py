@@ -74,7 +74,7 @@ def run_exported(detector, files: Sequence[str], max_examples: int = 0):
     for counter, ex in enumerate(ds):
         rgb = ex["image"].numpy()
         h, w = rgb.shape[:2]
-        image_id = f"{counter}:{ex['filename'].numpy().decode() or ex['source_id'].numpy().decode()}"
+        image_id = f"{counter}:{ExampleDecoder.name(ex['filename'], ex['source_id'])}"
         det = detector.detect_rgb(rgb)
         yield (_groundtruth(image_id, h, w, ex["boxes"].numpy(), ex["classes"].numpy(),
                             ex["ignore"].numpy()),
@@ -112,7 +112,7 @@ def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples:
             scale = np.array([w, h, w, h], np.float32)
             n = int(out["num_detections"][i])
             det_boxes = out["detection_boxes"][i, :n][:, [1, 0, 3, 2]] * scale
-            name = features["filename"][i].numpy().decode() or features["source_id"][i].numpy().decode()
+            name = ExampleDecoder.name(features["filename"][i], features["source_id"][i])
             image_id = f"{counter}:{name}"
             counter += 1
             yield (_groundtruth(image_id, h, w, boxes[i].numpy(), classes[i].numpy(),

@@ -55,8 +55,14 @@ class ExampleDecoder:
         detections, faces, negative crops) rather than feed a model in batches."""
         for serialized in tf.data.TFRecordDataset(list(files)):
             example = self(serialized)
-            name = example["filename"].numpy().decode() or example["source_id"].numpy().decode()
-            yield name, example["image"].numpy(), example["boxes"].numpy().reshape(-1, 4)
+            yield (self.name(example["filename"], example["source_id"]), example["image"].numpy(),
+                   example["boxes"].numpy().reshape(-1, 4))
+
+    @staticmethod
+    def name(filename: tf.Tensor, source_id: tf.Tensor) -> str:
+        """A record's image name for reports: its filename, else its source_id (records
+        written by other tools may leave image/filename empty)."""
+        return filename.numpy().decode() or source_id.numpy().decode()
 
     @staticmethod
     def image(serialized: tf.Tensor) -> tf.Tensor:
