@@ -23,6 +23,7 @@ from common.errors import UserError
 from config import paths
 from data_prep.label_map import read_label_map
 from evaluation import compute_metrics, format_summary, plot_pr_curves, write_metrics_json
+from evaluation.error_breakdown import error_breakdown, format_breakdown
 from ssd.model import preprocess_images
 from training.inputs import ExampleDecoder
 
@@ -143,9 +144,10 @@ def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eva
     if not groundtruths:
         raise UserError(f"eval records {patterns}: no examples")
     metrics = compute_metrics(groundtruths, detections, names, bootstrap=bootstrap)
+    metrics["errors"] = error_breakdown(groundtruths, detections)
     elapsed = time.time() - started
-    log.info("evaluation on %d %s images (%.1f s):\n%s", len(groundtruths), split_name, elapsed,
-             format_summary(metrics))
+    log.info("evaluation on %d %s images (%.1f s):\n%s\n%s", len(groundtruths), split_name,
+             elapsed, format_summary(metrics), format_breakdown(metrics["errors"]))
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ def _jsonable(value: Any, digits: int = _DIGITS) -> Any:
 def metrics_for_json(metrics: Mapping[str, Any], include_pr: bool = False) -> dict[str, Any]:
     """The small, rounded view of `metrics` that goes into metrics.json."""
     out: dict[str, Any] = {k: metrics[k] for k in _SCALARS + _COUNTS if k in metrics}
-    for key in ("AP50_ci95", "per_class"):
+    for key in ("AP50_ci95", "per_class", "errors"):
         if key in metrics:
             out[key] = metrics[key]
     if include_pr and "pr_curve" in metrics:
