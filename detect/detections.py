@@ -102,3 +102,27 @@ class Detections:
         if self.names is not None:
             d["names"] = list(self.names)
         return d
+
+
+def box_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(IoU, intersection over a's own area), both [N, M], of xyxy boxes a [N, 4] and
+    b [M, 4]. The second says how much of each `a` box lies inside each `b` box (a
+    finger box inside a hand box: near 1, though its IoU is small)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    own = np.broadcast_to(area_a[:, None], inter.shape)
+    return (np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0),
+            np.where(own > 0, inter / np.where(own > 0, own, 1), 0.0))
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix [N, M] of xyxy boxes a [N, 4] and b [M, 4]."""
+    return box_overlaps(a, b)[0]

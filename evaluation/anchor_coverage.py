@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import parse_command_line, run_main
+from detect.detections import box_iou
 
 
 def labelled_boxes(files: Sequence[str]) -> np.ndarray:
@@ -41,8 +42,6 @@ def labelled_boxes(files: Sequence[str]) -> np.ndarray:
 
 def best_anchor_iou(boxes: np.ndarray, anchors: np.ndarray, chunk: int = 512) -> np.ndarray:
     """For each box, its highest IoU with any anchor (both normalised corner boxes)."""
-    from export_lib.compare import box_iou
-
     out = [box_iou(boxes[i:i + chunk], anchors).max(axis=1) for i in range(0, len(boxes), chunk)]
     return np.concatenate(out) if out else np.zeros(0)
 

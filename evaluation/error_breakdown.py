@@ -24,6 +24,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from detect.detections import box_overlaps
+
 SCORE_THRESHOLD = 0.5
 MATCH_IOU = 0.5
 TOUCH_IOU = 0.1
@@ -34,22 +36,8 @@ SIZE_BANDS = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2),
 WORST = 10
 
 
-def _area(boxes: np.ndarray) -> np.ndarray:
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-
-
-def _overlaps(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(IoU, intersection over `box`'s own area) of one xyxy box against [N, 4]."""
-    if not len(others):
-        return np.zeros(0), np.zeros(0)
-    x0 = np.maximum(box[0], others[:, 0])
-    y0 = np.maximum(box[1], others[:, 1])
-    x1 = np.minimum(box[2], others[:, 2])
-    y1 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    own = _area(box[None])[0]
-    union = own + _area(others) - inter
-    return inter / np.maximum(union, 1e-9), inter / max(own, 1e-9)
+def _area(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
 
 
 def _size_band(area: float) -> str:
@@ -76,18 +64,19 @@ def error_breakdown(groundtruths: Sequence[Mapping[str, Any]],
         det_boxes = np.asarray(det.get("boxes", np.zeros((0, 4))), np.float64).reshape(-1, 4)
         scores = np.asarray(det.get("scores", np.zeros(0)), np.float64).reshape(-1)
         matched = np.zeros(len(hand_boxes), bool)
+        hand_iou, hand_inside = box_overlaps(det_boxes, hand_boxes)
+        ignore_iou, ignore_inside = box_overlaps(det_boxes, ignore_boxes)
         for i in np.argsort(-scores, kind="stable"):
             if scores[i] < score_threshold:
                 break
-            iou, _ = _overlaps(det_boxes[i], hand_boxes)
+            iou, inside = hand_iou[i], hand_inside[i]
             free = np.where(matched, -1.0, iou)
             if len(free) and free.max() >= MATCH_IOU:
                 matched[int(free.argmax())] = True
                 continue
-            ignore_iou, ignore_inside = _overlaps(det_boxes[i], ignore_boxes)
-            if len(ignore_iou) and (ignore_iou.max() >= MATCH_IOU or ignore_inside.max() >= INSIDE):
+            if len(ignore_boxes) and (ignore_iou[i].max() >= MATCH_IOU
+                                      or ignore_inside[i].max() >= INSIDE):
                 continue
-            _, inside = _overlaps(det_boxes[i], hand_boxes)
             best_iou = iou.max() if len(iou) else 0.0
             if best_iou >= MATCH_IOU:
                 kind = "duplicate"
@@ -102,7 +91,7 @@ def error_breakdown(groundtruths: Sequence[Mapping[str, Any]],
                           "kind": kind, "box": [round(float(v), 1) for v in det_boxes[i]]})
         found += int(matched.sum())
         for box, hit in zip(hand_boxes, matched):
-            band = _size_band(float(_area(box[None])[0]))
+            band = _size_band(_area(box))
             hands[band] += 1
             missed[band] += int(not hit)
     worst.sort(key=lambda w: -w["score"])

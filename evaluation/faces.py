@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from common.errors import UserError
+from detect.detections import box_iou
 
 
 class FaceFinder:
@@ -47,8 +48,6 @@ class FaceFinder:
 def detections_on_faces(found_xyxy: np.ndarray, faces_xyxy: np.ndarray,
                         hands_xyxy: np.ndarray, hand_iou: float = 0.3) -> np.ndarray:
     """Indices of detections that sit on a face and match no hand or ignore box."""
-    from export_lib.compare import box_iou
-
     found = np.asarray(found_xyxy, np.float64).reshape(-1, 4)
     faces = np.asarray(faces_xyxy, np.float64).reshape(-1, 4)
     if not len(found) or not len(faces):

@@ -58,7 +58,7 @@ def test_model_card_metrics_are_the_recorded_evaluations():
 def test_wide_frames_are_also_read_as_end_squares_and_merged():
     from common.errors import UserError
     from detect.detector import TILE_MERGE_IOU, Detector
-    from export_lib.compare import box_iou
+    from detect.detections import box_iou
 
     capture = cv2.VideoCapture(str(CLIP))
     ok, frame = capture.read()
