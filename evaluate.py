@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.cli import int_at_least, parse_command_line, run_main
+from common.cli import check_flag, int_at_least, parse_command_line, run_main
 from detect.detector import FORMATS, TILES, TILES_HELP
 
 
@@ -33,11 +33,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="redraw the images N times for a 95%% interval of AP@0.5 (0: off); "
                         "frames of one video are not independent, so it is a lower bound")
     p.add_argument("--max-examples", type=int_at_least(0), default=0, help="limit the number of images (0: all)")
+    p.add_argument("--score-thresh", type=float, default=0.5,
+                   help="the score at which metrics.json's `errors` counts hands found and "
+                        "false detections: the --score-thresh the detector will run with")
     return parse_command_line(p, argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_flag("--score-thresh", args.score_thresh, at_least=0.0, at_most=1.0)
     from config.loader import load_pipeline
     from ssd.builder import build_from_pipeline
     from training.checkpoints import restore_trained
@@ -62,7 +66,7 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else default_out / f"eval_{args.split}"
     metrics = evaluate_model(pipeline, model, out, split_name=args.split, records=args.records,
                              max_examples=args.max_examples, detector=detector,
-                             bootstrap=args.bootstrap,
+                             bootstrap=args.bootstrap, score_threshold=args.score_thresh,
                              extra={**source, "pipeline": str(args.pipeline)})
     print(f"AP@0.5={metrics['AP50']:.4f}{format_interval(metrics)} AP@[.5:.95]={metrics['AP']:.4f} "
           f"-> {out / 'metrics.json'}")

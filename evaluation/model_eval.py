@@ -23,7 +23,7 @@ from common.errors import UserError
 from config import paths
 from data_prep.label_map import read_label_map
 from evaluation import compute_metrics, format_summary, plot_pr_curves, write_metrics_json
-from evaluation.error_breakdown import error_breakdown, format_breakdown
+from evaluation.error_breakdown import SCORE_THRESHOLD, error_breakdown, format_breakdown
 from ssd.model import preprocess_images
 from training.inputs import ExampleDecoder
 
@@ -125,10 +125,12 @@ def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples:
 
 def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eval",
                    records: Sequence[str] | None = None, max_examples: int = 0,
-                   extra: dict | None = None, detector=None, bootstrap: int = 0) -> dict:
+                   extra: dict | None = None, detector=None, bootstrap: int = 0,
+                   score_threshold: float = SCORE_THRESHOLD) -> dict:
     """Score `model` (an SSDDetector) or, when given, `detector` (a detect.Detector
     over an exported model) on the eval records; write metrics.json + pr_curve.png.
-    bootstrap: image redraws for AP@0.5's 95% interval (0: none)."""
+    bootstrap: image redraws for AP@0.5's 95% interval (0: none). score_threshold:
+    where `errors` (evaluation.error_breakdown) counts found hands and false detections."""
     patterns = list(records) if records else eval_record_patterns(pipeline, split_name)
     files = paths.expand_patterns(patterns, "eval records", unique=True)
     if not max_examples and pipeline.eval_config.num_examples:
@@ -144,7 +146,7 @@ def evaluate_model(pipeline, model, out_dir: Path | None, split_name: str = "eva
     if not groundtruths:
         raise UserError(f"eval records {patterns}: no examples")
     metrics = compute_metrics(groundtruths, detections, names, bootstrap=bootstrap)
-    metrics["errors"] = error_breakdown(groundtruths, detections)
+    metrics["errors"] = error_breakdown(groundtruths, detections, score_threshold)
     elapsed = time.time() - started
     log.info("evaluation on %d %s images (%.1f s):\n%s\n%s", len(groundtruths), split_name,
              elapsed, format_summary(metrics), format_breakdown(metrics["errors"]))

@@ -111,10 +111,18 @@ def test_evaluate_cli_writes_metrics_and_pr_curve(trained_tiny_checkpoint, tmp_p
     from tests.conftest import TRAINED_TINY_AP50_FLOOR
 
     config, model_dir, _ = trained_tiny_checkpoint
+    bad = run_cli("evaluate.py", "--pipeline", str(config), "--checkpoint", str(model_dir),
+                  "--score-thresh", "1.5")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(
+        "error: --score-thresh"), bad.stderr[-2000:]
     res = run_cli("evaluate.py", "--pipeline", str(config), "--checkpoint", str(model_dir),
-                  "--out", str(tmp_path / "eval"))
+                  "--out", str(tmp_path / "eval"), "--score-thresh", "0.3")
     assert res.returncode == 0, res.stderr[-2000:]
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    errors = metrics["metrics"]["errors"]
+    assert errors["score_threshold"] == 0.3 and errors["hands"] > 0
+    assert errors["found"] + errors["missed"] == errors["hands"]
+    assert "at score 0.3: found" in res.stderr
     print("held-out AP50:", metrics["metrics"]["AP50"])  # shown with -s
     assert metrics["metrics"]["AP50"] >= TRAINED_TINY_AP50_FLOOR, metrics["metrics"]
     assert metrics["num_images"] == 12
