@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import http.server
+import subprocess
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping, Sequence
 
 import pytest
 
@@ -21,6 +22,24 @@ def shared_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} not present")
     return path
+
+
+def run_together(commands: Sequence[tuple[Sequence[str], Mapping[str, str]]],
+                 timeout: float) -> list[subprocess.CompletedProcess]:
+    """Start every (argv, env) at once in the repository root and wait for them all.
+    Test subprocesses spend most of their time importing TensorFlow and tracing, which
+    overlap on two cores. Any still running at the timeout, or after an error, is killed."""
+    procs = [subprocess.Popen(list(argv), cwd=REPO_ROOT, env=dict(env), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for argv, env in commands]
+    try:
+        outputs = [proc.communicate(timeout=timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return [subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            for proc, (out, err) in zip(procs, outputs)]
 
 
 @contextmanager

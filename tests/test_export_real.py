@@ -58,26 +58,17 @@ def test_detector_loads_every_format_of_the_real_model(real_export, trained_tiny
 def test_evaluate_cli_scores_an_exported_model(real_export, trained_tiny_checkpoint, tmp_path):
     """The exported graph keeps the trained model's accuracy on held-out images (a broken
     export, preprocessing or int8 calibration would not); floor: tests/conftest.py."""
-    from tests.conftest import TRAINED_TINY_AP50_FLOOR
+    from tests.conftest import TRAINED_TINY_AP50_FLOOR, run_together
 
     config = trained_tiny_checkpoint[0]
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     ap50 = {}
-    # Both at once: each process is mostly TensorFlow's import, which overlaps on 2 cores.
-    procs = {fmt: subprocess.Popen([sys.executable, "evaluate.py", "--pipeline", str(config),
-                                    "--model", str(real_export), "--format", fmt,
-                                    "--out", str(tmp_path / fmt)],
-                                   cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-             for fmt in ("frozen", "tflite_int8")}
-    try:
-        errors = {fmt: proc.communicate(timeout=300)[1] for fmt, proc in procs.items()}
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-    for fmt, proc in procs.items():
-        assert proc.returncode == 0, errors[fmt][-2000:]
+    formats = ("frozen", "tflite_int8")
+    runs = run_together([([sys.executable, "evaluate.py", "--pipeline", str(config), "--model",
+                           str(real_export), "--format", fmt, "--out", str(tmp_path / fmt)], env)
+                         for fmt in formats], timeout=300)
+    for fmt, res in zip(formats, runs):
+        assert res.returncode == 0, res.stderr[-2000:]
         data = json.loads((tmp_path / fmt / "metrics.json").read_text())
         assert data["format"] == fmt and data["num_images"] == 12
         ap50[fmt] = data["metrics"]["AP50"]

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from tests.conftest import REPO_ROOT  # noqa: E402
+from tests.conftest import REPO_ROOT, run_together  # noqa: E402
 from config.loader import save_pipeline  # noqa: E402
 from tests.synthetic_data import make_images, tiny_pipeline  # noqa: E402
 
@@ -95,34 +94,22 @@ def test_two_workers_match_single_process(tmp_path):
     base_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     base_env.pop("TF_CONFIG", None)
 
-    # The single-process run starts alongside the two workers: each process spends most
-    # of its time importing TensorFlow and tracing, which overlap on the two cores.
+    # The single-process run starts alongside the two workers (tests/conftest.run_together).
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = tmp_path / "multi"
-    single = subprocess.Popen(_cmd(config, tmp_path / "single"), cwd=REPO_ROOT, env=base_env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs, temps = [], []
+    runs, temps = [(_cmd(config, tmp_path / "single"), base_env)], []
     for index in range(2):
         temp = tmp_path / f"tmp{index}"          # each worker's TMPDIR, to see what it leaves
         temp.mkdir()
         temps.append(temp)
         env = dict(base_env, TMPDIR=str(temp), TF_CONFIG=json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen(_cmd(config, model_dir), cwd=REPO_ROOT, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    outputs = []
-    try:
-        for proc in [single, *procs]:
-            outputs.append(proc.communicate(timeout=TIMEOUT))
-    finally:
-        for proc in [single, *procs]:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (_, err) in zip([single, *procs], outputs):
-        assert proc.returncode == 0, err[-3000:]
-    outputs = outputs[1:]
-    assert "MultiWorkerMirroredStrategy" in outputs[0][1]
+        runs.append((_cmd(config, model_dir), env))
+    single, *workers = run_together(runs, timeout=TIMEOUT)
+    for res in (single, *workers):
+        assert res.returncode == 0, res.stderr[-3000:]
+    assert "MultiWorkerMirroredStrategy" in workers[0].stderr
 
     # Only the chief (worker 0) wrote --model-dir: one event file, its checkpoints.
     assert len(list((model_dir / "train").glob("events.out.tfevents.*"))) == 1
