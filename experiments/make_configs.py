@@ -371,16 +371,26 @@ AT_360_RATE = 0.001
 # with webcam 0.991 and rps 0.393 above v4's: a second walk, for a soup of the two
 # (v4's own egocentric figure came from a soup of walks, not from one).
 V2_AT_360_REPLICATE = "ag_v4_at_360_seed13"
+# ad and ag, both from v4, lost the egocentric gain; v4's walks started from i's step
+# 1000 and were averaged. ai is t's walk at 360 from there, the first of a soup at 360.
+V2_AT_360_WALK = "ai_v2_at_360_seed14"
 
 
-def write_v2_at_360(here: Path) -> None:
-    cfg = load_pipeline(here / V2_MINED / "pipeline.config")
+def at_360(cfg) -> float:
+    """Set the input to AT_360_SIZE, anchors scaled to keep their sizes in pixels;
+    returns the scale factor."""
     resizer = cfg.model.ssd.image_resizer.fixed_shape_resizer
     shrink = resizer.height / AT_360_SIZE
     resizer.height = resizer.width = AT_360_SIZE
     anchors = cfg.model.ssd.anchor_generator.ssd_anchor_generator
     anchors.min_scale, anchors.max_scale = (round(anchors.min_scale * shrink, 6),
                                             round(anchors.max_scale * shrink, 6))
+    return shrink
+
+
+def write_v2_at_360(here: Path) -> None:
+    cfg = load_pipeline(here / V2_MINED / "pipeline.config")
+    shrink = at_360(cfg)
     continue_from(cfg, "train_dir/w_osv_soup", AT_360_STEPS, AT_360_RATE, 0.0002, 50,
                   hold_steps=0)
     save_pipeline(cfg, here / V2_AT_360 / "pipeline.config",
@@ -390,6 +400,12 @@ def write_v2_at_360(here: Path) -> None:
                          f"--seed 12 (written by experiments/make_configs.py)")
     save_pipeline(cfg, here / V2_AT_360_REPLICATE / "pipeline.config",
                   header=f"{V2_AT_360_REPLICATE}: {V2_AT_360} trained again with --seed 13 "
+                         f"(written by experiments/make_configs.py)")
+    cfg = load_pipeline(here / V2_MINED / "pipeline.config")
+    at_360(cfg)
+    save_pipeline(cfg, here / V2_AT_360_WALK / "pipeline.config",
+                  header=f"{V2_AT_360_WALK}: {V2_MINED} at {AT_360_SIZE}x{AT_360_SIZE} with anchor "
+                         f"scales x {shrink:.4f}, from the same i step-1000 checkpoint, --seed 14 "
                          f"(written by experiments/make_configs.py)")
 
 

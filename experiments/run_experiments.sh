@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
   mkdir -p "$2"
@@ -106,12 +106,12 @@ for run in "${runs[@]}"; do
     ah_adag_soup)
       average --checkpoints train_dir/{ad_v4_at_360_seed12,ag_v4_at_360_seed13}/kept/ckpt-1000 ;;
     *)
-      keep=500; [[ "$run" =~ ^(([jmpqrtx]|aa)_v2_|a[dg]_v4_) ]] && keep=250   # short runs: more checkpoints to average
+      keep=500; [[ "$run" =~ ^(([jmpqrtx]|aa|ai)_v2_|a[dg]_v4_) ]] && keep=250   # short runs: more checkpoints to average
       seed=7; [[ "$run" =~ _seed([0-9]+)$ ]] && seed=${BASH_REMATCH[1]}   # r, t: m's walk, other seeds
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed $seed
       if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
       # Short runs: every kept checkpoint scored, to pick what to average.
-      if [[ "$run" =~ ^(([mpqrtx]|aa)_v2_|a[dg]_v4_) ]]; then
+      if [[ "$run" =~ ^(([mpqrtx]|aa|ai)_v2_|a[dg]_v4_) ]]; then
         python3 experiments/score_checkpoints.py --pipeline "$cfg" --checkpoints "train_dir/$run"/kept/ckpt-*.index \
           --views egohands_frames webcam_hands closeup_hands --out "experiments/$run/held_out_by_checkpoint.json"
       fi ;;
