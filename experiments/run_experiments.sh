@@ -106,12 +106,14 @@ for run in "${runs[@]}"; do
     ah_adag_soup)
       average --checkpoints train_dir/{ad_v4_at_360_seed12,ag_v4_at_360_seed13}/kept/ckpt-1000 ;;
     *)
-      keep=500; [[ "$run" =~ ^(([jmpqrtx]|aa|ai)_v2_|a[dg]_v4_) ]] && keep=250   # short runs: more checkpoints to average
+      # Short runs: more checkpoints kept and (all but j) every kept one scored, to pick what
+      # to average.
+      short=0; [[ "$run" =~ ^(([jmpqrtx]|aa|ai)_v2_|a[dg]_v4_) ]] && short=1
+      keep=500; [ $short = 1 ] && keep=250
       seed=7; [[ "$run" =~ _seed([0-9]+)$ ]] && seed=${BASH_REMATCH[1]}   # r, t: m's walk, other seeds
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed $seed
       if [ -f "train_dir/$run/train_summary.json" ]; then cp "train_dir/$run/train_summary.json" "experiments/$run/"; fi
-      # Short runs: every kept checkpoint scored, to pick what to average.
-      if [[ "$run" =~ ^(([mpqrtx]|aa|ai)_v2_|a[dg]_v4_) ]]; then
+      if [ $short = 1 ] && [[ ! "$run" =~ ^j_ ]]; then
         python3 experiments/score_checkpoints.py --pipeline "$cfg" --checkpoints "train_dir/$run"/kept/ckpt-*.index \
           --views egohands_frames webcam_hands closeup_hands --out "experiments/$run/held_out_by_checkpoint.json"
       fi ;;
