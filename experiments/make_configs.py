@@ -374,6 +374,9 @@ V2_AT_360_REPLICATE = "ag_v4_at_360_seed13"
 # ad and ag, both from v4, lost the egocentric gain; v4's walks started from i's step
 # 1000 and were averaged. ai is t's walk at 360 from there, the first of a soup at 360.
 V2_AT_360_WALK = "ai_v2_at_360_seed14"
+# Two more walks like ai (other seeds), for a soup at 360 of three walks' weight means,
+# as v4 is at 300.
+V2_AT_360_MORE_WALKS = ("al_v2_at_360_seed15", "an_v2_at_360_seed16")
 
 
 def at_360(cfg) -> float:
@@ -407,6 +410,10 @@ def write_v2_at_360(here: Path) -> None:
                   header=f"{V2_AT_360_WALK}: {V2_MINED} at {AT_360_SIZE}x{AT_360_SIZE} with anchor "
                          f"scales x {shrink:.4f}, from the same i step-1000 checkpoint, --seed 14 "
                          f"(written by experiments/make_configs.py)")
+    for walk in V2_AT_360_MORE_WALKS:
+        save_pipeline(cfg, here / walk / "pipeline.config",
+                      header=f"{walk}: {V2_AT_360_WALK} trained again with --seed "
+                             f"{walk.rsplit('seed', 1)[1]} (written by experiments/make_configs.py)")
 
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
@@ -426,7 +433,13 @@ AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
             "w_read_at_360": "ad_v4_at_360_seed12",
             "ae_ad_weighted": "ad_v4_at_360_seed12",
             "af_wae_at_360": "ad_v4_at_360_seed12",
-            "ah_adag_soup": "ad_v4_at_360_seed12"}
+            "ah_adag_soup": "ad_v4_at_360_seed12",
+            "aj_ai_weighted": "ai_v2_at_360_seed14",
+            "ak_v4aj_at_360": "ai_v2_at_360_seed14",
+            "am_al_weighted": "ai_v2_at_360_seed14",
+            "ao_an_weighted": "ai_v2_at_360_seed14",
+            "ap_jmo_soup_at_360": "ai_v2_at_360_seed14",
+            "aq_v4ap_at_360": "ai_v2_at_360_seed14"}
 
 
 def write_averaged(here: Path) -> None:

@@ -120,3 +120,53 @@ def test_wrong_checkpoints_and_existing_out_are_one_line(three_checkpoints, tmp_
     code, _, err = _run(["--pipeline", path, "--checkpoints", run / "ckpt-1",
                          "--out", tmp_path / "avg"], capsys)
     assert code == 2 and "already exists; pass --overwrite" in err
+
+
+SHIPPED = "exported_models/handtrack_default"
+
+
+def _recover(argv, capsys):
+    import importlib.util
+
+    from common.cli import run_main
+
+    spec = importlib.util.spec_from_file_location("weights_from_frozen_graph",
+                                                  "experiments/weights_from_frozen_graph.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    code = run_main(module.main, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_shipped_weights_come_back_from_its_frozen_graph(tiny_records, tmp_path, capsys):
+    """The shipped model's checkpoint is rebuilt from its frozen graph alone, and the
+    rebuilt model gives the graph's detections (else nothing is written)."""
+    from ssd.builder import build_from_pipeline
+    from config.loader import load_pipeline
+
+    out = tmp_path / "recovered"
+    code, stdout, err = _recover(["--frozen", f"{SHIPPED}/frozen_inference_graph.pb",
+                                  "--pipeline", f"{SHIPPED}/pipeline.config",
+                                  "--images", f"{tiny_records}/records/train.record-*",
+                                  "--check-images", 2, "--out", out], capsys)
+    assert code == 0, err
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["images_checked"] == 2 and report["max_abs_difference"] < 1e-4
+    model = build_from_pipeline(load_pipeline(f"{SHIPPED}/pipeline.config"))
+    assert report["variables"] == len(model.variables)
+    tensors = _model_tensors(report["checkpoint"])
+    assert len(tensors) == len(model.variables)
+
+
+def test_recovery_from_a_graph_of_another_model_is_one_line(tiny_records, three_checkpoints,
+                                                            tmp_path, capsys):
+    _, tiny_config, _ = three_checkpoints
+    code, _, err = _recover(["--frozen", f"{SHIPPED}/frozen_inference_graph.pb",
+                             "--pipeline", tiny_config,
+                             "--images", f"{tiny_records}/records/train.record-*",
+                             "--out", tmp_path / "recovered"], capsys)
+    assert code != 0
+    line = err.strip().splitlines()[-1]
+    assert "--frozen" in line and "Traceback" not in err
+    assert not (tmp_path / "recovered").exists()
