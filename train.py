@@ -26,8 +26,10 @@ def parse_args(argv):
     p.add_argument("--batch-size", type=int, default=None, help="override train_config.batch_size")
     p.add_argument("--fine-tune-checkpoint", default=None, metavar="PATH_OR_URL",
                    help="override train_config.fine_tune_checkpoint: a zoo checkpoint (prefix, "
-                        ".index or folder), an earlier run's folder, or a zoo archive URL; "
-                        "e.g. a local copy of the config's zoo archive on a machine without network")
+                        ".index or folder), an earlier run's folder, a zoo archive URL, or an "
+                        "exported model folder (e.g. exported_models/handtrack_default, to adapt "
+                        "the shipped model to your own data); e.g. a local copy of the config's "
+                        "zoo archive on a machine without network")
     p.add_argument("--fine-tune-checkpoint-type", default=None, metavar="TYPE",
                    help="override train_config.fine_tune_checkpoint_type "
                         "(detection or classification)")

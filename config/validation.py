@@ -142,6 +142,12 @@ def _checks(config: Message) -> Iterator[Tuple[Union[str, _locate.PathKey], str]
             if cos.learning_rate_base < cos.warmup_learning_rate:
                 yield (f"{at}.cosine_decay_learning_rate.warmup_learning_rate", f"must be <= learning_rate_base "
                        f"({cos.warmup_learning_rate:g} > {cos.learning_rate_base:g})")
+    reader = config.train_input_reader
+    weights, inputs = (len(reader.sample_from_datasets_weights),
+                       len(reader.tf_record_input_reader.input_path))
+    if weights and inputs and weights != inputs:
+        yield ("train_input_reader.sample_from_datasets_weights",
+               f"{weights} weights for {inputs} input_path entries: give one weight per input_path")
     if len(config.eval_input_reader) > 1:
         yield ((("eval_input_reader", 1),),
                f"only one eval_input_reader is supported (got {len(config.eval_input_reader)})")

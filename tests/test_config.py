@@ -401,6 +401,16 @@ def test_bad_overrides_name_the_flag(kwargs, flag):
         apply_overrides(load_pipeline("ssd.config"), **kwargs)
 
 
+def test_input_weights_must_match_the_input_paths():
+    """A config mixing sets by weight, pointed at one set of records, is one line, not a
+    traceback when training starts."""
+    cfg = load_pipeline("ssd.config")
+    cfg.train_input_reader.tf_record_input_reader.input_path[:] = ["a.record", "b.record"]
+    cfg.train_input_reader.sample_from_datasets_weights[:] = [0.5, 0.5]
+    with pytest.raises(UserError, match="sample_from_datasets_weights: 2 weights for 1 input_path"):
+        apply_overrides(cfg, train_input_path="mine.record")
+
+
 # --- paths -----------------------------------------------------------------------------------
 
 def test_paths_resolve_relative_to_cwd(tmp_path, monkeypatch):

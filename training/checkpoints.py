@@ -1,4 +1,5 @@
-"""Load weights: model-zoo TF1 checkpoints by name, and our own TF2 training checkpoints.
+"""Load weights: model-zoo TF1 checkpoints by name, our own TF2 training checkpoints,
+and (training.from_export) exported handtrack models.
 
 Zoo checkpoints are name-based (no object graph), so they are read tensor by
 tensor with `tf.train.load_checkpoint` and assigned to the variable carrying the
@@ -74,6 +75,14 @@ def restore_zoo_checkpoint(model, path: str | os.PathLike, checkpoint_type: str)
     """
     if checkpoint_type not in CHECKPOINT_TYPES:
         raise UserError(f"fine_tune_checkpoint_type: {checkpoint_type!r} is not one of {CHECKPOINT_TYPES}")
+    from training.from_export import frozen_graph_of, restore_from_export
+
+    if frozen_graph_of(path) is not None:
+        # An exported handtrack model (e.g. the shipped one): adapt it to new data.
+        if checkpoint_type != "detection":
+            raise UserError(f"{path}: an exported detection model needs "
+                            f"fine_tune_checkpoint_type: \"detection\"")
+        return restore_from_export(model, path)
     prefix = checkpoint_prefix(path, "fine_tune_checkpoint")
     try:
         reader = tf.train.load_checkpoint(prefix)
