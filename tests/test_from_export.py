@@ -46,6 +46,22 @@ def test_every_variable_of_the_shipped_model_comes_back(shipped_model):
     assert variances and all(float(tf.reduce_min(v)) > 0 for v in variances)
 
 
+def test_a_model_with_more_classes_keeps_only_its_class_predictors_fresh():
+    """Left and right hands as two classes: everything but the six class predictors (kernel
+    and bias each) comes from the one-class shipped model, as from a zoo checkpoint."""
+    from config.loader import apply_overrides, load_pipeline
+    from ssd.builder import build_from_pipeline
+    from training.checkpoints import restore_zoo_checkpoint
+
+    model = build_from_pipeline(apply_overrides(load_pipeline(f"{SHIPPED}/pipeline.config"),
+                                                num_classes=2))
+    report = restore_zoo_checkpoint(model, SHIPPED, "detection")
+    assert len(report.skipped) == 12 and len(report.unused) == 12
+    assert all("box_predictor" in name and "shape mismatch" in why
+               for name, why in report.skipped.items())
+    assert len(report.restored) == len(model.variables) - 12
+
+
 def test_an_export_as_a_classification_start_is_one_line(shipped_model):
     from common.errors import UserError
     from training.checkpoints import restore_zoo_checkpoint
