@@ -377,6 +377,9 @@ V2_AT_360_WALK = "ai_v2_at_360_seed14"
 # Two more walks like ai (other seeds), for a soup at 360 of three walks' weight means,
 # as v4 is at 300.
 V2_AT_360_MORE_WALKS = ("al_v2_at_360_seed15", "an_v2_at_360_seed16")
+# ap (three walks) reached egocentric 0.722 where its walks' means scored 0.59-0.75: does a
+# fourth walk (ar, seed 17; aw its mean; as the soup of four) add to that?
+V2_AT_360_FOURTH_WALK = "ar_v2_at_360_seed17"
 
 
 def at_360(cfg) -> float:
@@ -410,7 +413,7 @@ def write_v2_at_360(here: Path) -> None:
                   header=f"{V2_AT_360_WALK}: {V2_MINED} at {AT_360_SIZE}x{AT_360_SIZE} with anchor "
                          f"scales x {shrink:.4f}, from the same i step-1000 checkpoint, --seed 14 "
                          f"(written by experiments/make_configs.py)")
-    for walk in V2_AT_360_MORE_WALKS:
+    for walk in V2_AT_360_MORE_WALKS + (V2_AT_360_FOURTH_WALK,):
         save_pipeline(cfg, here / walk / "pipeline.config",
                       header=f"{walk}: {V2_AT_360_WALK} trained again with --seed "
                              f"{walk.rsplit('seed', 1)[1]} (written by experiments/make_configs.py)")
@@ -439,7 +442,9 @@ AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
             "am_al_weighted": "ai_v2_at_360_seed14",
             "ao_an_weighted": "ai_v2_at_360_seed14",
             "ap_jmo_soup_at_360": "ai_v2_at_360_seed14",
-            "aq_v4ap_at_360": "ai_v2_at_360_seed14"}
+            "aq_v4ap_at_360": "ai_v2_at_360_seed14",
+            "aw_ar_weighted": "ai_v2_at_360_seed14",
+            "as_jmow_soup_at_360": "ai_v2_at_360_seed14"}
 
 
 def write_averaged(here: Path) -> None:
