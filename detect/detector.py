@@ -119,15 +119,27 @@ def _find_label_names(model_path: Path) -> list[str] | None:
     return None
 
 
+def read_graph_def(path: str | os.PathLike, field: str = ""):
+    """The GraphDef in a frozen graph file; an unreadable or undecodable file is a one-line
+    error naming it (after `field: ` when given)."""
+    import tensorflow as tf
+
+    where = f"{field}: {path}" if field else str(path)
+    gd = tf.compat.v1.GraphDef()
+    try:
+        gd.ParseFromString(Path(path).read_bytes())
+    except OSError as exc:
+        raise UserError(f"{where}: cannot read ({exc.strerror})") from None
+    except Exception as exc:  # protobuf DecodeError
+        raise UserError(f"{where}: not a GraphDef ({exc})") from None
+    return gd
+
+
 class _FrozenGraph:
     def __init__(self, path: Path, num_threads: int | None) -> None:
         import tensorflow as tf
 
-        gd = tf.compat.v1.GraphDef()
-        try:
-            gd.ParseFromString(path.read_bytes())
-        except Exception as exc:  # protobuf DecodeError
-            raise UserError(f"{path}: not a GraphDef ({exc})") from None
+        gd = read_graph_def(path)
         self.graph = tf.Graph()
         with self.graph.as_default():
             try:

@@ -120,4 +120,3 @@ def test_wrong_checkpoints_and_existing_out_are_one_line(three_checkpoints, tmp_
     code, _, err = _run(["--pipeline", path, "--checkpoints", run / "ckpt-1",
                          "--out", tmp_path / "avg"], capsys)
     assert code == 2 and "already exists; pass --overwrite" in err
-

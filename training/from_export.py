@@ -59,13 +59,9 @@ def _const_behind(nodes: dict, name: str):
 
 def graph_weights(frozen: Path, field: str = "fine_tune_checkpoint") -> dict[str, np.ndarray]:
     """{'<layer scope>/<role>': value} for every variable an op of ROLES reads."""
-    graph_def = tf.compat.v1.GraphDef()
-    try:
-        graph_def.ParseFromString(frozen.read_bytes())
-    except OSError as exc:
-        raise UserError(f"{field}: {frozen}: cannot read ({exc.strerror})") from None
-    except Exception as exc:  # protobuf DecodeError
-        raise UserError(f"{field}: {frozen}: not a GraphDef ({exc})") from None
+    from detect.detector import read_graph_def
+
+    graph_def = read_graph_def(frozen, field)
     nodes = {n.name: n for n in graph_def.node}
     found = {}
     for node in graph_def.node:
