@@ -419,6 +419,30 @@ def write_v2_at_360(here: Path) -> None:
                              f"{walk.rsplit('seed', 1)[1]} (written by experiments/make_configs.py)")
 
 
+
+# The walks from v4 so far (ad, ag) were at 360, so they cannot tell what the new input size
+# did from what further training did. ax, ay, az are ad's recipe (t's inputs, 1000 steps,
+# cosine from 0.001 to 0) at v4's own 300x300, from the shipped v4 export itself (read by
+# training.from_export; run_experiments.sh takes it from git history, commit fde1fa5), seeds
+# 18-20. ba, bb, bc: o's recipe on each; bd: their soup; be: bd and v4 averaged.
+# Written before any of them is trained. Rule: a model replaces v4 only if its checkpoint
+# beats v4 on webcam and close-up (the views short of the aims) without falling below v4 on
+# egocentric, rps or phone by more than v4's own 95% interval half-width.
+V4_SHIPPED = "train_dir/v4_model/exported_models/handtrack_default"
+FROM_V4_AT_300 = ("ax_v4_at_300_seed18", "ay_v4_at_300_seed19", "az_v4_at_300_seed20")
+
+
+def write_from_v4_at_300(here: Path) -> None:
+    cfg = load_pipeline(here / V2_MINED / "pipeline.config")
+    continue_from(cfg, V4_SHIPPED, AT_360_STEPS, AT_360_RATE, 0.0002, 50, hold_steps=0)
+    for walk in FROM_V4_AT_300:
+        save_pipeline(cfg, here / walk / "pipeline.config",
+                      header=f"{walk}: {V2_MINED}'s inputs from v4's export ({V4_SHIPPED}) at "
+                             f"300x300, {AT_360_STEPS} steps, cosine from {AT_360_RATE} to 0 "
+                             f"({V2_AT_360}'s recipe at v4's size), --seed "
+                             f"{walk.rsplit('seed', 1)[1]} (written by experiments/make_configs.py)")
+
+
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
 # own): same model, so the source run's config. run_experiments.sh names the checkpoints.
 AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
@@ -444,7 +468,12 @@ AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
             "ap_jmo_soup_at_360": "ai_v2_at_360_seed14",
             "aq_v4ap_at_360": "ai_v2_at_360_seed14",
             "aw_ar_weighted": "ai_v2_at_360_seed14",
-            "as_jmow_soup_at_360": "ai_v2_at_360_seed14"}
+            "as_jmow_soup_at_360": "ai_v2_at_360_seed14",
+            "ba_ax_weighted": "ax_v4_at_300_seed18",
+            "bb_ay_weighted": "ax_v4_at_300_seed18",
+            "bc_az_weighted": "ax_v4_at_300_seed18",
+            "bd_abc_soup": "ax_v4_at_300_seed18",
+            "be_v4bd_soup": "ax_v4_at_300_seed18"}
 
 
 def write_averaged(here: Path) -> None:
@@ -520,4 +549,5 @@ if __name__ == "__main__":
     write_v2_mined(Path(__file__).resolve().parent)
     write_v2_half_box_crops(Path(__file__).resolve().parent)
     write_v2_at_360(Path(__file__).resolve().parent)
+    write_from_v4_at_300(Path(__file__).resolve().parent)
     write_averaged(Path(__file__).resolve().parent)

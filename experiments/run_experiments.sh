@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
   mkdir -p "$2"
@@ -42,19 +42,31 @@ mine_with_shipped() {  # commit, folder, out: crops around that shipped model's 
   python3 experiments/make_negatives.py --mine-with "$2/exported_models/handtrack_default" \
     --sets egohands_frames webcam_hands --out "$3"
 }
+recover_v4() {  # v4's weights as a checkpoint, read back from its frozen graph
+  if [ -d train_dir/v4_recovered ]; then return; fi
+  extract_shipped fde1fa5 train_dir/v4_model
+  python3 experiments/weights_from_frozen_graph.py \
+    --pipeline train_dir/v4_model/exported_models/handtrack_default/pipeline.config \
+    --frozen train_dir/v4_model/exported_models/handtrack_default/frozen_inference_graph.pb \
+    --images "data/egohands_frames/records/eval.record-*" "data/webcam_hands/records/eval.record-*" \
+    --out train_dir/v4_recovered
+}
 average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
   python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
   cp "train_dir/$run/averaged_from.json" "experiments/$run/"
 }
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
-  # e, f, g, h, j, m, p, q, r, t, x, aa and the walks at 360 (ai, al, an, ar) train with
-  # hand-free crops of the training images as negatives.
-  if [[ "$run" =~ ^([efghjmpqrtx]|aa|ai|al|an|ar)_v2_ ]] && [ ! -d data/negatives/records ]; then
+  # e, f, g, h, j, m, p, q, r, t, x, aa, the walks at 360 (ai, al, an, ar) and the walks
+  # from v4 at 300 (ax, ay, az) train with hand-free crops of the training images as negatives.
+  if [[ "$run" =~ ^(([efghjmpqrtx]|aa|ai|al|an|ar)_v2_|a[xyz]_v4_) ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
-  # t, aa and the walks at 360 also train on crops around v3's own false detections, x also around v4's.
-  if [[ "$run" =~ ^(t_v2_mined_seed9|aa_v2_half_box_crops_seed11|a[ilnr]_v2_at_360_seed1[4-7])$ ]]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
+  # t, aa and the walks at 360 and from v4 at 300 also train on crops around v3's own false
+  # detections, x also around v4's.
+  if [[ "$run" =~ ^(t_v2_mined_seed9|aa_v2_half_box_crops_seed11|a[ilnr]_v2_at_360_seed1[4-7]|a[xyz]_v4_at_300_seed(18|19|20))$ ]]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
+  # ax, ay, az start from the v4 export itself, as it shipped.
+  if [[ "$run" =~ ^a[xyz]_v4_at_300_ ]]; then extract_shipped fde1fa5 train_dir/v4_model; fi
   if [ "$run" = x_v2_mined_v4_seed10 ]; then mine_with_shipped fde1fa5 train_dir/v4_model data/mined_negatives_v4; fi
   # The walks from i's step-1000 checkpoint: on a machine without it, i trains that far
   # first (its learning-rate schedule is its own 4000 steps; a later full i run resumes).
@@ -119,14 +131,7 @@ for run in "${runs[@]}"; do
     aj_ai_weighted)
       average --checkpoints train_dir/ai_v2_at_360_seed14/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
     ak_v4aj_at_360)
-      if [ ! -d train_dir/v4_recovered ]; then
-        extract_shipped fde1fa5 train_dir/v4_model
-        python3 experiments/weights_from_frozen_graph.py \
-          --pipeline train_dir/v4_model/exported_models/handtrack_default/pipeline.config \
-          --frozen train_dir/v4_model/exported_models/handtrack_default/frozen_inference_graph.pb \
-          --images "data/egohands_frames/records/eval.record-*" "data/webcam_hands/records/eval.record-*" \
-          --out train_dir/v4_recovered
-      fi
+      recover_v4
       average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/aj_ai_weighted/ckpt-2000 ;;
     # al, an: ai's walk with seeds 15 and 16; am, ao: o's recipe on each; ap: the soup of
     # the three walks' means at 360 (w's recipe); aq: ap and v4's weights averaged.
@@ -143,10 +148,23 @@ for run in "${runs[@]}"; do
       average --checkpoints train_dir/ar_v2_at_360_seed17/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
     as_jmow_soup_at_360)
       average --checkpoints train_dir/{aj_ai_weighted,am_al_weighted,ao_an_weighted,aw_ar_weighted}/ckpt-2000 ;;
+    # ax, ay, az: ad's recipe at 300 from the v4 export (seeds 18-20); ba, bb, bc: o's recipe
+    # on each; bd: their soup; be: bd and v4's weights averaged.
+    ba_ax_weighted)
+      average --checkpoints train_dir/ax_v4_at_300_seed18/kept/ckpt-{250,500,750,1000} --weights 1 1 1 2 ;;
+    bb_ay_weighted)
+      average --checkpoints train_dir/ay_v4_at_300_seed19/kept/ckpt-{250,500,750,1000} --weights 1 1 1 2 ;;
+    bc_az_weighted)
+      average --checkpoints train_dir/az_v4_at_300_seed20/kept/ckpt-{250,500,750,1000} --weights 1 1 1 2 ;;
+    bd_abc_soup)
+      average --checkpoints train_dir/{ba_ax_weighted,bb_ay_weighted,bc_az_weighted}/ckpt-1000 ;;
+    be_v4bd_soup)
+      recover_v4
+      average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/bd_abc_soup/ckpt-1000 ;;
     *)
       # Short runs: more checkpoints kept and (all but j) every kept one scored, to pick what
       # to average.
-      short=0; [[ "$run" =~ ^(([jmpqrtx]|aa|ai|al|an|ar)_v2_|a[dg]_v4_) ]] && short=1
+      short=0; [[ "$run" =~ ^(([jmpqrtx]|aa|ai|al|an|ar)_v2_|a[dgxyz]_v4_) ]] && short=1
       keep=500; [ $short = 1 ] && keep=250
       seed=7; [[ "$run" =~ _seed([0-9]+)$ ]] && seed=${BASH_REMATCH[1]}   # r, t: m's walk, other seeds
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 --keep-every $keep --seed $seed
