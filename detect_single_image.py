@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import parse_command_line, run_main
+from common.cli import check_flag, parse_command_line, run_main
 from common.errors import UserError
+from detect.detections import SCORE_THRESHOLD
 from detect.detector import DEFAULT_MODEL, FORMATS, TILES, TILES_HELP
 
 
@@ -29,15 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which format to load from an export dir")
     p.add_argument("--num-threads", type=int, default=None, help="TFLite interpreter threads")
     p.add_argument("--tiles", choices=TILES, default="auto", help=TILES_HELP)
-    p.add_argument("--score-thresh", type=float, default=0.5,
+    p.add_argument("--score-thresh", type=float, default=SCORE_THRESHOLD,
                    help="keep detections with at least this score")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_command_line(build_parser(), argv)
-    if not 0.0 <= args.score_thresh <= 1.0:
-        raise UserError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
+    check_flag("--score-thresh", args.score_thresh, at_least=0.0, at_most=1.0)
+    check_flag("--num-threads", args.num_threads, at_least=1)
     import cv2
 
     from common.atomic import atomic_write_bytes, atomic_write_text

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from common.cli import check_flag, int_at_least, parse_command_line, run_main
+from detect.detections import SCORE_THRESHOLD
 from detect.detector import FORMATS, TILES, TILES_HELP
 
 
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="redraw the images N times for a 95%% interval of AP@0.5 (0: off); "
                         "frames of one video are not independent, so it is a lower bound")
     p.add_argument("--max-examples", type=int_at_least(0), default=0, help="limit the number of images (0: all)")
-    p.add_argument("--score-thresh", type=float, default=0.5,
+    p.add_argument("--score-thresh", type=float, default=SCORE_THRESHOLD,
                    help="the score at which metrics.json's `errors` counts hands found and "
                         "false detections: the --score-thresh the detector will run with")
     return parse_command_line(p, argv)

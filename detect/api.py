@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from detect.detections import SCORE_THRESHOLD
 from detect.tracking import HandTracker, TrackedHand
 
 _POLL = 0.05
@@ -36,7 +37,7 @@ class HandStream:
     def __init__(self, source: Any, *, model: str | Path | None = None,
                  format: str | None = None, detector: Any = None,
                  track: bool = True, max_misses: int = 5, num_workers: int = 2,
-                 queue_size: int | None = None, score_thresh: float = 0.5,
+                 queue_size: int | None = None, score_thresh: float = SCORE_THRESHOLD,
                  width: int = 320, height: int = 240, max_frames: int | None = None,
                  publishers: Sequence[Any] = (), buffer: int = 1) -> None:
         from detect.detector import DEFAULT_MODEL, Detector

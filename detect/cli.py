@@ -14,6 +14,7 @@ from typing import Sequence
 
 from common.cli import check_flag, int_at_least, parse_command_line
 from common.errors import UserError
+from detect.detections import SCORE_THRESHOLD
 from detect.detector import PREFERENCE, DEFAULT_MODEL, FORMATS, TILES, TILES_HELP
 
 
@@ -39,7 +40,7 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
                         "waiting frame is dropped, so a frame waits behind at most N-1 others "
                         "(default 1: lowest latency). Files: capture waits, nothing is dropped "
                         "(default 5)" if threaded else workers_help)
-    p.add_argument("--score-thresh", type=float, default=0.5,
+    p.add_argument("--score-thresh", type=float, default=SCORE_THRESHOLD,
                    help="keep detections with at least this score")
     p.add_argument("--model", default=str(DEFAULT_MODEL),
                    help="export dir, SavedModel dir, .pb or .tflite file")

@@ -14,6 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
+# The score a detection needs to count as a hand, unless the user says otherwise: the
+# detector's, the API's and the CLI's default, and where evaluation counts found hands
+# and false detections, so that metrics.json describes what a default run shows.
+SCORE_THRESHOLD = 0.5
+
 
 @dataclass(frozen=True)
 class Detections:

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from common.errors import UserError
+from common.frozen_graph import read_graph_def
 from detect.detections import Detections
 
 log = logging.getLogger(__name__)
@@ -117,22 +118,6 @@ def _find_label_names(model_path: Path) -> list[str] | None:
         if (d / LABEL_MAP_NAME).is_file():
             return read_label_map(d / LABEL_MAP_NAME)
     return None
-
-
-def read_graph_def(path: str | os.PathLike, field: str = ""):
-    """The GraphDef in a frozen graph file; an unreadable or undecodable file is a one-line
-    error naming it (after `field: ` when given)."""
-    import tensorflow as tf
-
-    where = f"{field}: {path}" if field else str(path)
-    gd = tf.compat.v1.GraphDef()
-    try:
-        gd.ParseFromString(Path(path).read_bytes())
-    except OSError as exc:
-        raise UserError(f"{where}: cannot read ({exc.strerror})") from None
-    except Exception as exc:  # protobuf DecodeError
-        raise UserError(f"{where}: not a GraphDef ({exc})") from None
-    return gd
 
 
 class _FrozenGraph:

@@ -52,7 +52,7 @@ from typing import IO, Any, Callable, Iterator
 
 import numpy as np
 
-from detect.detections import Detections
+from detect.detections import SCORE_THRESHOLD, Detections
 from detect.outputs import Outputs
 from detect.sources import FrameSource
 
@@ -196,7 +196,7 @@ class _Progress:
 
 
 def run_pipeline(source: FrameSource, detect: DetectFn, outputs: Outputs, *,
-                 num_workers: int = 2, queue_size: int = 5, score_thresh: float = 0.5,
+                 num_workers: int = 2, queue_size: int = 5, score_thresh: float = SCORE_THRESHOLD,
                  max_frames: int | None = None, human: IO[str] | None | str = "stderr",
                  log_every: float = 2.0) -> PipelineStats:
     """Run detection over `source` until it ends or is stopped; return the stats.

@@ -24,9 +24,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from detect.detections import box_overlaps
+from detect.detections import SCORE_THRESHOLD, box_overlaps
 
-SCORE_THRESHOLD = 0.5
 MATCH_IOU = 0.5
 TOUCH_IOU = 0.1
 INSIDE = 0.8

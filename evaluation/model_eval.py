@@ -22,8 +22,9 @@ from tqdm import tqdm
 from common.errors import UserError
 from config import paths
 from data_prep.label_map import read_label_map
+from detect.detections import SCORE_THRESHOLD
 from evaluation import compute_metrics, format_summary, plot_pr_curves, write_metrics_json
-from evaluation.error_breakdown import SCORE_THRESHOLD, error_breakdown, format_breakdown
+from evaluation.error_breakdown import error_breakdown, format_breakdown
 from ssd.model import preprocess_images
 from training.inputs import ExampleDecoder
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from common.atomic import atomic_path
 from common.errors import UserError
+from common.frozen_graph import read_graph_def
 
 log = logging.getLogger(__name__)
 
@@ -167,15 +168,9 @@ def frozen_graph_to_onnx(frozen_pb: str | os.PathLike, out: str | os.PathLike, *
     Returns the info recorded in export_info.json (NMS params, input size, bytes).
     """
     import onnx
-    import tensorflow as tf
     import tf2onnx
 
-    gd = tf.compat.v1.GraphDef()
-    try:
-        gd.ParseFromString(Path(frozen_pb).read_bytes())
-    except FileNotFoundError:
-        raise UserError(f"no frozen graph at {frozen_pb}") from None
-    cut, params = _graph_cut(gd)
+    cut, params = _graph_cut(read_graph_def(frozen_pb))
     model, _ = tf2onnx.convert.from_graph_def(
         cut, input_names=[f"{INPUT_NAME}:0"], output_names=[f"{n}:0" for n in OUTPUT_NAMES],
         opset=OPSET, inputs_as_nchw=[f"{INPUT_NAME}:0"])

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
+from common.frozen_graph import read_graph_def
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ def _const_behind(nodes: dict, name: str):
 
 def graph_weights(frozen: Path, field: str = "fine_tune_checkpoint") -> dict[str, np.ndarray]:
     """{'<layer scope>/<role>': value} for every variable an op of ROLES reads."""
-    from detect.detector import read_graph_def
-
     graph_def = read_graph_def(frozen, field)
     nodes = {n.name: n for n in graph_def.node}
     found = {}
