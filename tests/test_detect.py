@@ -189,3 +189,14 @@ def test_display_without_screen(export_dir, video, capfd, monkeypatch):
 def test_bad_flag_values(export_dir, video, capfd):
     assert _multi(["--source", str(video), "--display", "0", "--num-workers", "0"]) == 2
     assert "--num-workers" in _one_error_line(capfd)
+
+
+@pytest.mark.parametrize("flag,value", [("--score-thresh", "1.5"), ("--num-threads", "0")])
+def test_single_image_bad_flag_values(tmp_path, capfd, flag, value):
+    import detect_single_image
+
+    out = tmp_path / "out.jpg"
+    assert run_main(detect_single_image.main,
+                    ["--image", str(tmp_path / "in.png"), "--out", str(out), flag, value]) == 2
+    assert flag in _one_error_line(capfd)
+    assert not out.exists()

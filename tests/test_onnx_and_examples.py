@@ -50,6 +50,20 @@ def test_tiny_export_writes_onnx_that_agrees(tmp_path):
     assert agg["within_tolerance"] and agg["matched"] > 0 and agg["min_iou"] > 0.99
 
 
+
+def test_onnx_export_of_a_broken_graph_is_one_line(tmp_path):
+    """The ONNX export reads the graph with the detector's reader: same one-line errors."""
+    from common.errors import UserError
+    from export_lib.onnx_export import frozen_graph_to_onnx
+
+    with pytest.raises(UserError, match="missing.pb: cannot read"):
+        frozen_graph_to_onnx(tmp_path / "missing.pb", tmp_path / "model.onnx")
+    broken = tmp_path / "broken.pb"
+    broken.write_bytes(b"\xff" * 64)
+    with pytest.raises(UserError, match="broken.pb: not a GraphDef"):
+        frozen_graph_to_onnx(broken, tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
 def _cpp_toolchain() -> str | None:
     if not (shutil.which("cmake") and shutil.which("c++")):
         return "cmake or a C++ compiler is not installed"
