@@ -473,7 +473,13 @@ AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
             "bb_ay_weighted": "ax_v4_at_300_seed18",
             "bc_az_weighted": "ax_v4_at_300_seed18",
             "bd_abc_soup": "ax_v4_at_300_seed18",
-            "be_v4bd_soup": "ax_v4_at_300_seed18"}
+            "be_v4bd_soup": "ax_v4_at_300_seed18",
+            # WiSE-FT (experiments/wise_ft.py): the feature extractor moved a fraction back
+            # toward the COCO detector every run starts from; v4 at 0.1, 0.2, 0.3, bd at 0.2.
+            "bf_v4_wise_ft_010": "i_v2_all_sets_small_anchors",
+            "bg_v4_wise_ft_020": "i_v2_all_sets_small_anchors",
+            "bh_v4_wise_ft_030": "i_v2_all_sets_small_anchors",
+            "bi_bd_wise_ft_020": "ax_v4_at_300_seed18"}
 
 
 def write_averaged(here: Path) -> None:

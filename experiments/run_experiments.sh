@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
   mkdir -p "$2"
@@ -50,6 +50,14 @@ recover_v4() {  # v4's weights as a checkpoint, read back from its frozen graph
     --frozen train_dir/v4_model/exported_models/handtrack_default/frozen_inference_graph.pb \
     --images "data/egohands_frames/records/eval.record-*" "data/webcam_hands/records/eval.record-*" \
     --out train_dir/v4_recovered
+}
+o_recipe() {  # walk, last step: o's weight mean of a walk's checkpoints 250, 500, 750 and last (x2)
+  average --checkpoints "train_dir/$1"/kept/ckpt-{250,500,750,$2} --weights 1 1 1 2
+}
+wise_ft() {  # experiments/wise_ft.py flags...: run $run as fine-tuned weights moved toward COCO
+  python3 experiments/wise_ft.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
+    --start ../shared/weights/ssd_mobilenet_v1_0.75_depth_coco/model.ckpt "$@"
+  cp "train_dir/$run/wise_ft.json" "experiments/$run/"
 }
 average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
   python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
@@ -91,27 +99,26 @@ for run in "${runs[@]}"; do
     # at twice their weight: chosen on the held-out sets among the trials in
     # experiments/o_m_weighted/averaging_trials.json.
     o_m_weighted)
-      average --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept/ckpt-{250,500,750,2000} \
-        --weights 1 1 1 2 ;;
+      o_recipe m_v2_negatives_flat_from_i1000 2000 ;;
     # o's recipe on r (m with another seed): does the pick hold on a second walk?
     s_r_weighted)
-      average --checkpoints train_dir/r_v2_flat_seed8/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe r_v2_flat_seed8 2000 ;;
     # A soup of walks: m's and r's averages (o, s) and t's (v) averaged with each other;
     # every walk starts from i's step-1000 checkpoint, so their weights share one basin.
     u_os_soup)
       average --checkpoints train_dir/o_m_weighted/ckpt-2000 train_dir/s_r_weighted/ckpt-2000 ;;
     v_t_weighted)
-      average --checkpoints train_dir/t_v2_mined_seed9/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe t_v2_mined_seed9 2000 ;;
     w_osv_soup)
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted}/ckpt-2000 ;;
     y_x_weighted)
-      average --checkpoints train_dir/x_v2_mined_v4_seed10/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe x_v2_mined_v4_seed10 2000 ;;
     # Four walks: w's three and x's.
     z_osvy_soup)
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted,y_x_weighted}/ckpt-2000 ;;
     # aa: t's walk with no zoom-in crop keeping less than half a box; ac: v4's soup with it.
     ab_aa_weighted)
-      average --checkpoints train_dir/aa_v2_half_box_crops_seed11/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe aa_v2_half_box_crops_seed11 2000 ;;
     ac_osvab_soup)
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted,ab_aa_weighted}/ckpt-2000 ;;
     # v4's weights unchanged, read at 360x360 with anchors of the same size in pixels.
@@ -129,38 +136,45 @@ for run in "${runs[@]}"; do
     # aj: o's recipe on ai's walk at 360; ak: v4's weights (recovered from its frozen graph,
     # as train_dir/ does not survive a new machine) and aj's, averaged and read at 360.
     aj_ai_weighted)
-      average --checkpoints train_dir/ai_v2_at_360_seed14/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe ai_v2_at_360_seed14 2000 ;;
     ak_v4aj_at_360)
       recover_v4
       average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/aj_ai_weighted/ckpt-2000 ;;
     # al, an: ai's walk with seeds 15 and 16; am, ao: o's recipe on each; ap: the soup of
     # the three walks' means at 360 (w's recipe); aq: ap and v4's weights averaged.
     am_al_weighted)
-      average --checkpoints train_dir/al_v2_at_360_seed15/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe al_v2_at_360_seed15 2000 ;;
     ao_an_weighted)
-      average --checkpoints train_dir/an_v2_at_360_seed16/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe an_v2_at_360_seed16 2000 ;;
     ap_jmo_soup_at_360)
       average --checkpoints train_dir/{aj_ai_weighted,am_al_weighted,ao_an_weighted}/ckpt-2000 ;;
     aq_v4ap_at_360)
       average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/ap_jmo_soup_at_360/ckpt-2000 ;;
     # ar: a fourth walk (seed 17); aw: o's recipe on it; as: the soup of the four walks' means.
     aw_ar_weighted)
-      average --checkpoints train_dir/ar_v2_at_360_seed17/kept/ckpt-{250,500,750,2000} --weights 1 1 1 2 ;;
+      o_recipe ar_v2_at_360_seed17 2000 ;;
     as_jmow_soup_at_360)
       average --checkpoints train_dir/{aj_ai_weighted,am_al_weighted,ao_an_weighted,aw_ar_weighted}/ckpt-2000 ;;
     # ax, ay, az: ad's recipe at 300 from the v4 export (seeds 18-20); ba, bb, bc: o's recipe
     # on each; bd: their soup; be: bd and v4's weights averaged.
     ba_ax_weighted)
-      average --checkpoints train_dir/ax_v4_at_300_seed18/kept/ckpt-{250,500,750,1000} --weights 1 1 1 2 ;;
+      o_recipe ax_v4_at_300_seed18 1000 ;;
     bb_ay_weighted)
-      average --checkpoints train_dir/ay_v4_at_300_seed19/kept/ckpt-{250,500,750,1000} --weights 1 1 1 2 ;;
+      o_recipe ay_v4_at_300_seed19 1000 ;;
     bc_az_weighted)
-      average --checkpoints train_dir/az_v4_at_300_seed20/kept/ckpt-{250,500,750,1000} --weights 1 1 1 2 ;;
+      o_recipe az_v4_at_300_seed20 1000 ;;
     bd_abc_soup)
       average --checkpoints train_dir/{ba_ax_weighted,bb_ay_weighted,bc_az_weighted}/ckpt-1000 ;;
     be_v4bd_soup)
       recover_v4
       average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/bd_abc_soup/ckpt-1000 ;;
+    # WiSE-FT: the feature extractor moved back toward the COCO detector by alpha (the run
+    # name's last digits / 100): v4 at 0.1, 0.2 and 0.3, bd at 0.2.
+    bf_v4_wise_ft_010|bg_v4_wise_ft_020|bh_v4_wise_ft_030)
+      recover_v4
+      wise_ft --checkpoint train_dir/v4_recovered --alpha "0.${run: -2}" ;;
+    bi_bd_wise_ft_020)
+      wise_ft --checkpoint train_dir/bd_abc_soup --alpha 0.20 ;;
     *)
       # Short runs: more checkpoints kept and (all but j) every kept one scored, to pick what
       # to average.
