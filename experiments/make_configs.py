@@ -443,6 +443,47 @@ def write_from_v4_at_300(here: Path) -> None:
                              f"{walk.rsplit('seed', 1)[1]} (written by experiments/make_configs.py)")
 
 
+
+# Cross-validation over the EgoHands videos. Every egocentric figure so far comes from one
+# held-out video (CARDS_OFFICE_S_B, 100 frames), and the recipes were picked on it. Here v3's
+# recipe (i to step 1000, m's walk, o's mean) is run again three times, each time holding out
+# another of the four videos instead (the other sets and their held-out groups unchanged), to
+# say how much the egocentric figure depends on which video is unseen. Written before any
+# fold is trained.
+EGO_CV_FOLDS = {"cards_livingroom": "CARDS_LIVINGROOM_B_T",
+                "chess_courtyard": "CHESS_COURTYARD_B_T",
+                "puzzle_livingroom": "PUZZLE_LIVINGROOM_T_B"}
+
+
+def on_fold(cfg, fold: str) -> None:
+    """Read every record file from data/cv_<fold>/ (that fold's EgoHands split, the other
+    sets linked unchanged) instead of data/."""
+    for reader in [cfg.train_input_reader, *cfg.eval_input_reader]:
+        paths = reader.tf_record_input_reader.input_path
+        moved = [path.replace("data/", f"data/cv_{fold}/", 1) for path in paths]
+        del paths[:]
+        paths.extend(moved)
+
+
+def write_egohands_cv(here: Path) -> None:
+    for fold, video in EGO_CV_FOLDS.items():
+        cfg = load_pipeline(here / "i_v2_all_sets_small_anchors" / "pipeline.config")
+        on_fold(cfg, fold)
+        save_pipeline(cfg, here / f"cv_{fold}_i" / "pipeline.config",
+                      header=f"cv_{fold}_i: i_v2_all_sets_small_anchors with EgoHands video {video} "
+                             f"held out instead of CARDS_OFFICE_S_B, trained to step 1000 "
+                             f"(written by experiments/make_configs.py)")
+        cfg = load_pipeline(here / V2_FLAT / "pipeline.config")
+        on_fold(cfg, fold)
+        cfg.train_config.fine_tune_checkpoint = f"train_dir/cv_{fold}_i/kept/ckpt-1000"
+        save_pipeline(cfg, here / f"cv_{fold}_m" / "pipeline.config",
+                      header=f"cv_{fold}_m: {V2_FLAT} with EgoHands video {video} held out, from "
+                             f"cv_{fold}_i's step 1000 (written by experiments/make_configs.py)")
+        save_pipeline(cfg, here / f"cv_{fold}_o" / "pipeline.config",
+                      header=f"cv_{fold}_o: o's weight mean of cv_{fold}_m's checkpoints 250, 500, "
+                             f"750 and 2000 (x2) (written by experiments/make_configs.py)")
+
+
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
 # own): same model, so the source run's config. run_experiments.sh names the checkpoints.
 AVERAGED = {"k_i_averaged": "i_v2_all_sets_small_anchors",
@@ -556,4 +597,5 @@ if __name__ == "__main__":
     write_v2_half_box_crops(Path(__file__).resolve().parent)
     write_v2_at_360(Path(__file__).resolve().parent)
     write_from_v4_at_300(Path(__file__).resolve().parent)
+    write_egohands_cv(Path(__file__).resolve().parent)
     write_averaged(Path(__file__).resolve().parent)

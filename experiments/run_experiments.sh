@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020 cv_cards_livingroom_i cv_cards_livingroom_m cv_cards_livingroom_o cv_chess_courtyard_i cv_chess_courtyard_m cv_chess_courtyard_o cv_puzzle_livingroom_i cv_puzzle_livingroom_m cv_puzzle_livingroom_o)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
   mkdir -p "$2"
@@ -50,6 +50,20 @@ recover_v4() {  # v4's weights as a checkpoint, read back from its frozen graph
     --frozen train_dir/v4_model/exported_models/handtrack_default/frozen_inference_graph.pb \
     --images "data/egohands_frames/records/eval.record-*" "data/webcam_hands/records/eval.record-*" \
     --out train_dir/v4_recovered
+}
+# The EgoHands cross-validation folds (cv_<fold>_*): the video each holds out.
+declare -A EGO_CV=([cards_livingroom]=CARDS_LIVINGROOM_B_T [chess_courtyard]=CHESS_COURTYARD_B_T
+                   [puzzle_livingroom]=PUZZLE_LIVINGROOM_T_B)
+ego_cv_data() {  # fold: data/cv_<fold>/, EgoHands with that fold's video held out, the other
+  # sets linked unchanged, and hand-free crops of that fold's training images
+  local dir=data/cv_$1 set
+  if [ -d "$dir/negatives/records" ]; then return; fi
+  mkdir -p "$dir"
+  python3 -m data_prep.import_annotations --csv "$SHARED/egohands_frames/labels.csv" \
+    --images "$SHARED/egohands_frames/images" --out "$dir/egohands_frames" --split group \
+    --fractions 0.7,0.0,0.3 --shards 4 --no-progress --eval-groups "${EGO_CV[$1]}"
+  for set in webcam_hands closeup_hands rps_hands phone_hands; do ln -sfn "../$set" "$dir/$set"; done
+  python3 experiments/make_negatives.py --data "$dir" --out "$dir/negatives"
 }
 o_recipe() {  # walk, last step: o's weight mean of a walk's checkpoints 250, 500, 750 and last (x2)
   average --checkpoints "train_dir/$1"/kept/ckpt-{250,500,750,$2} --weights 1 1 1 2
@@ -84,6 +98,7 @@ for run in "${runs[@]}"; do
       --model-dir train_dir/i_v2_all_sets_small_anchors --checkpoint-every 250 --keep-every 500 \
       --seed 7 --num-steps 1000
   fi
+  fold=""; [[ "$run" =~ ^cv_(.+)_[imo]$ ]] && fold=${BASH_REMATCH[1]} && ego_cv_data "$fold"
   case "$run" in
     # Weight averages (no training): every checkpoint i kept from step 1000 on.
     k_i_averaged)
@@ -175,6 +190,15 @@ for run in "${runs[@]}"; do
       wise_ft --checkpoint train_dir/v4_recovered --alpha "0.${run: -2}" ;;
     bi_bd_wise_ft_020)
       wise_ft --checkpoint train_dir/bd_abc_soup --alpha 0.20 ;;
+    # A fold of the EgoHands cross-validation: v3's recipe (i to step 1000, m's walk, o's mean).
+    cv_*_i)
+      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
+        --keep-every 500 --seed 7 --num-steps 1000 ;;
+    cv_*_m)
+      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
+        --keep-every 250 --seed 7 ;;
+    cv_*_o)
+      o_recipe "${run%_o}_m" 2000 ;;
     *)
       # Short runs: more checkpoints kept and (all but j) every kept one scored, to pick what
       # to average.
@@ -188,6 +212,12 @@ for run in "${runs[@]}"; do
           --views egohands_frames webcam_hands closeup_hands --out "experiments/$run/held_out_by_checkpoint.json"
       fi ;;
   esac
+  if [ -n "$fold" ]; then   # a fold is scored on the video it held out
+    python3 evaluate.py --pipeline "$cfg" --checkpoint "train_dir/$run" \
+      --records "data/cv_$fold/egohands_frames/records/eval.record-*" \
+      --out "experiments/$run/eval_egohands_frames"
+    continue
+  fi
   for view in all "${SETS[@]}"; do
     if [ "$view" = all ]; then records=(); else records=(--records "data/$view/records/eval.record-*"); fi
     python3 evaluate.py --pipeline "$cfg" --checkpoint "train_dir/$run" "${records[@]}" \
