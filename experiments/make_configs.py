@@ -358,6 +358,31 @@ def write_v2_half_box_crops(here: Path) -> None:
                          f"(written by experiments/make_configs.py)")
 
 
+# The walks start from i's step-1000 checkpoint. On a machine without it, i is trained that
+# far again: I_FIRST_1000 is i's config stopped at step 1000 of its own 4000-step schedule
+# (near the peak rate, as v4's walks m, r, t started). The walks at 360 (ai, al, an, ar)
+# started instead from I_SHORT_SCHEDULE, i trained with --num-steps 1000, which squeezes the
+# cosine schedule into those 1000 steps (down to rate 0): what a fresh machine made of it
+# before I_FIRST_1000 existed. Each keeps its own run folder.
+I_FIRST_1000 = "i_v2_first_1000_steps"
+I_SHORT_SCHEDULE = "i_v2_1000_step_schedule"
+
+
+def write_i_restarts(here: Path) -> None:
+    cfg = load_pipeline(here / "i_v2_all_sets_small_anchors" / "pipeline.config")
+    cfg.train_config.num_steps = 1000   # the cosine schedule keeps its 4000 steps
+    save_pipeline(cfg, here / I_FIRST_1000 / "pipeline.config",
+                  header=f"{I_FIRST_1000}: i_v2_all_sets_small_anchors stopped at step 1000 of its "
+                         f"4000-step schedule, trained into train_dir/i_v2_all_sets_small_anchors "
+                         f"(written by experiments/make_configs.py)")
+    short = apply_overrides(load_pipeline(here / "i_v2_all_sets_small_anchors" / "pipeline.config"),
+                            num_steps=1000)
+    save_pipeline(short, here / I_SHORT_SCHEDULE / "pipeline.config",
+                  header=f"{I_SHORT_SCHEDULE}: i_v2_all_sets_small_anchors with its cosine schedule "
+                         f"squeezed into 1000 steps (train.py --num-steps 1000), the start of the "
+                         f"walks at 360 (written by experiments/make_configs.py)")
+
+
 # v4 at 360x360 (zero-shot, checkpoint, one pass): with anchors matched in pixels
 # (scales x 300/360) the egocentric video rose from 0.694 to 0.794 and rps from 0.329
 # to 0.373, while close-up fell to 0.837 and webcam to 0.958: far hands gain pixels,
@@ -409,9 +434,11 @@ def write_v2_at_360(here: Path) -> None:
                          f"(written by experiments/make_configs.py)")
     cfg = load_pipeline(here / V2_MINED / "pipeline.config")
     at_360(cfg)
+    cfg.train_config.fine_tune_checkpoint = f"train_dir/{I_SHORT_SCHEDULE}/kept/ckpt-1000"
     save_pipeline(cfg, here / V2_AT_360_WALK / "pipeline.config",
                   header=f"{V2_AT_360_WALK}: {V2_MINED} at {AT_360_SIZE}x{AT_360_SIZE} with anchor "
-                         f"scales x {shrink:.4f}, from the same i step-1000 checkpoint, --seed 14 "
+                         f"scales x {shrink:.4f}, from i trained 1000 steps on a 1000-step schedule "
+                         f"({I_SHORT_SCHEDULE}; not v4's start), --seed 14 "
                          f"(written by experiments/make_configs.py)")
     for walk in V2_AT_360_MORE_WALKS + (V2_AT_360_FOURTH_WALK,):
         save_pipeline(cfg, here / walk / "pipeline.config",
@@ -467,12 +494,11 @@ def on_fold(cfg, fold: str) -> None:
 
 def write_egohands_cv(here: Path) -> None:
     for fold, video in EGO_CV_FOLDS.items():
-        cfg = load_pipeline(here / "i_v2_all_sets_small_anchors" / "pipeline.config")
+        cfg = load_pipeline(here / I_FIRST_1000 / "pipeline.config")
         on_fold(cfg, fold)
         save_pipeline(cfg, here / f"cv_{fold}_i" / "pipeline.config",
-                      header=f"cv_{fold}_i: i_v2_all_sets_small_anchors with EgoHands video {video} "
-                             f"held out instead of CARDS_OFFICE_S_B, trained to step 1000 "
-                             f"(written by experiments/make_configs.py)")
+                      header=f"cv_{fold}_i: {I_FIRST_1000} with EgoHands video {video} held out "
+                             f"instead of CARDS_OFFICE_S_B (written by experiments/make_configs.py)")
         cfg = load_pipeline(here / V2_FLAT / "pipeline.config")
         on_fold(cfg, fold)
         cfg.train_config.fine_tune_checkpoint = f"train_dir/cv_{fold}_i/kept/ckpt-1000"
@@ -595,6 +621,7 @@ if __name__ == "__main__":
     write_v2_flat_replicate(Path(__file__).resolve().parent)
     write_v2_mined(Path(__file__).resolve().parent)
     write_v2_half_box_crops(Path(__file__).resolve().parent)
+    write_i_restarts(Path(__file__).resolve().parent)
     write_v2_at_360(Path(__file__).resolve().parent)
     write_from_v4_at_300(Path(__file__).resolve().parent)
     write_egohands_cv(Path(__file__).resolve().parent)

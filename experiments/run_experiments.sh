@@ -91,12 +91,17 @@ for run in "${runs[@]}"; do
   if [[ "$run" =~ ^a[xyz]_v4_at_300_ ]]; then extract_shipped fde1fa5 train_dir/v4_model; fi
   if [ "$run" = x_v2_mined_v4_seed10 ]; then mine_with_shipped fde1fa5 train_dir/v4_model data/mined_negatives_v4; fi
   # The walks from i's step-1000 checkpoint: on a machine without it, i trains that far
-  # first (its learning-rate schedule is its own 4000 steps; a later full i run resumes).
+  # first, stopped at step 1000 of its own 4000-step schedule (a later full i run resumes
+  # there); the walks at 360 started from i trained 1000 steps on a 1000-step schedule.
   if grep -q "i_v2_all_sets_small_anchors/kept/ckpt-1000" "$cfg" \
       && [ ! -f train_dir/i_v2_all_sets_small_anchors/kept/ckpt-1000.index ]; then
-    python3 train.py --pipeline experiments/i_v2_all_sets_small_anchors/pipeline.config \
-      --model-dir train_dir/i_v2_all_sets_small_anchors --checkpoint-every 250 --keep-every 500 \
-      --seed 7 --num-steps 1000
+    python3 train.py --pipeline experiments/i_v2_first_1000_steps/pipeline.config \
+      --model-dir train_dir/i_v2_all_sets_small_anchors --checkpoint-every 250 --keep-every 500 --seed 7
+  fi
+  if grep -q "i_v2_1000_step_schedule/kept/ckpt-1000" "$cfg" \
+      && [ ! -f train_dir/i_v2_1000_step_schedule/kept/ckpt-1000.index ]; then
+    python3 train.py --pipeline experiments/i_v2_1000_step_schedule/pipeline.config \
+      --model-dir train_dir/i_v2_1000_step_schedule --checkpoint-every 250 --keep-every 500 --seed 7
   fi
   fold=""; [[ "$run" =~ ^cv_(.+)_[imo]$ ]] && fold=${BASH_REMATCH[1]} && ego_cv_data "$fold"
   case "$run" in
@@ -191,12 +196,10 @@ for run in "${runs[@]}"; do
     bi_bd_wise_ft_020)
       wise_ft --checkpoint train_dir/bd_abc_soup --alpha 0.20 ;;
     # A fold of the EgoHands cross-validation: v3's recipe (i to step 1000, m's walk, o's mean).
-    cv_*_i)
+    cv_*_i|cv_*_m)
+      keep=250; [[ "$run" =~ _i$ ]] && keep=500
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every 500 --seed 7 --num-steps 1000 ;;
-    cv_*_m)
-      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every 250 --seed 7 ;;
+        --keep-every $keep --seed 7 ;;
     cv_*_o)
       o_recipe "${run%_o}_m" 2000 ;;
     *)
