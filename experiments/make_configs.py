@@ -446,7 +446,6 @@ def write_v2_at_360(here: Path) -> None:
                              f"{walk.rsplit('seed', 1)[1]} (written by experiments/make_configs.py)")
 
 
-
 # The walks from v4 so far (ad, ag) were at 360, so they cannot tell what the new input size
 # did from what further training did. ax, ay, az are ad's recipe (t's inputs, 1000 steps,
 # cosine from 0.001 to 0) at v4's own 300x300, from the shipped v4 export itself (read by
@@ -468,7 +467,6 @@ def write_from_v4_at_300(here: Path) -> None:
                              f"300x300, {AT_360_STEPS} steps, cosine from {AT_360_RATE} to 0 "
                              f"({V2_AT_360}'s recipe at v4's size), --seed "
                              f"{walk.rsplit('seed', 1)[1]} (written by experiments/make_configs.py)")
-
 
 
 # Cross-validation over the EgoHands videos. Every egocentric figure so far comes from one
