@@ -199,7 +199,8 @@ for run in "${runs[@]}"; do
     cv_*_i|cv_*_m)
       keep=250; [[ "$run" =~ _i$ ]] && keep=500
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every $keep --seed 7 ;;
+        --keep-every $keep --seed 7
+      cp "train_dir/$run/train_summary.json" "experiments/$run/" ;;
     cv_*_o)
       o_recipe "${run%_o}_m" 2000 ;;
     *)
