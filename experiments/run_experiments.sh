@@ -220,6 +220,13 @@ for run in "${runs[@]}"; do
     python3 evaluate.py --pipeline "$cfg" --checkpoint "train_dir/$run" \
       --records "data/cv_$fold/egohands_frames/records/eval.record-*" \
       --out "experiments/$run/eval_egohands_frames"
+    if [[ "$run" =~ _o$ ]]; then   # and as detect_*.py read it: frozen graph, end squares
+      python3 export.py --pipeline "$cfg" --checkpoint "train_dir/$run" --out "train_dir/${run}_export" \
+        --overwrite --formats frozen --representative-data "data/cv_$fold/egohands_frames/records/train.record-*"
+      python3 evaluate.py --pipeline "$cfg" --model "train_dir/${run}_export" --format frozen \
+        --tiles auto --records "data/cv_$fold/egohands_frames/records/eval.record-*" \
+        --out "experiments/$run/exported_frozen_tiled_egohands_frames"
+    fi
     continue
   fi
   for view in all "${SETS[@]}"; do
