@@ -3,7 +3,8 @@
 Three readers need the GraphDef of an export: the detector runs it, the ONNX export cuts
 it, and fine-tuning from an export reads its weights back. They share this one reader so
 that a missing or broken file gives the same one-line error everywhere. It lives in
-`common/` because export must not depend on the detector, nor training on export.
+`common/` because its users sit in three packages (detect, export_lib, training), and
+none of them is the natural owner of the other two's file errors.
 """
 from __future__ import annotations
 
