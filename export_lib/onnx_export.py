@@ -43,7 +43,6 @@ from common.frozen_graph import read_graph_def
 
 log = logging.getLogger(__name__)
 
-ONNX_FILE = "model.onnx"
 # Opset 10: OpenCV 4.6 reads Clip (Relu6), Squeeze and ReduceMax only in their
 # attribute forms, which opset 11+ replaced by inputs.
 OPSET = 10
@@ -217,17 +216,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--num-verify", type=int_at_least(1), default=60,
                    help="use at most this many of --verify-images")
     args = parse_command_line(p, argv)
-    d = Path(args.export_dir)
-    if not (d / "frozen_inference_graph.pb").is_file():
-        raise UserError(f"export_dir {d}: no frozen_inference_graph.pb")
     from data_prep.label_map import read_label_map
+    from detect.detector import FORMAT_FILES
 
+    d = Path(args.export_dir)
+    frozen = d / FORMAT_FILES["frozen"]
+    if not frozen.is_file():
+        raise UserError(f"export_dir {d}: no {frozen.name}")
     labels = read_label_map(d / "label_map.pbtxt") if (d / "label_map.pbtxt").is_file() else None
-    info = frozen_graph_to_onnx(d / "frozen_inference_graph.pb", d / ONNX_FILE, labels=labels)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(d / ONNX_FILE, 0o666 & ~umask)  # mkstemp made it owner-only
-    print(f"wrote {d / ONNX_FILE} ({info['bytes'] / 1e6:.1f} MB)")
+    out = d / FORMAT_FILES["onnx"]
+    info = frozen_graph_to_onnx(frozen, out, labels=labels)
+    print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB)")
     info_path = d / "export_info.json"
     export_info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     export_info.setdefault("formats", {})["onnx"] = info
@@ -251,7 +250,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{agg.min_iou:.3f}, max |dscore| {agg.max_score_delta:.4f}: "
               f"{'within' if ok else 'OUTSIDE'} tolerance")
     atomic_write_text(info_path, json.dumps(export_info, indent=2) + "\n")
-    os.chmod(info_path, 0o666 & ~umask)
     return 0
 
 

@@ -50,6 +50,28 @@ def test_tiny_export_writes_onnx_that_agrees(tmp_path):
     assert agg["within_tolerance"] and agg["matched"] > 0 and agg["min_iou"] > 0.99
 
 
+def test_onnx_export_cli_adds_a_shareable_onnx_to_an_export(tmp_path):
+    """`python -m export_lib.onnx_export DIR` on an export without ONNX: model.onnx and
+    export_info.json appear with the umask's normal mode, not mkstemp's owner-only one."""
+    import json
+
+    from common.atomic import normal_file_mode
+    from common.errors import UserError
+    from export_lib.onnx_export import main
+    from tests.tiny_detector import tiny_export_dir
+
+    with pytest.raises(UserError, match="no frozen_inference_graph.pb"):
+        main([str(tmp_path)])
+    for name in ("frozen_inference_graph.pb", "label_map.pbtxt"):
+        shutil.copy(tiny_export_dir() / name, tmp_path / name)
+    assert main([str(tmp_path)]) == 0
+    for name in ("model.onnx", "export_info.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == normal_file_mode(), name
+    info = json.loads((tmp_path / "export_info.json").read_text())["formats"]["onnx"]
+    assert info["bytes"] == (tmp_path / "model.onnx").stat().st_size
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "export_info.json", "frozen_inference_graph.pb", "label_map.pbtxt", "model.onnx"]
+
 
 def test_onnx_export_of_a_broken_graph_is_one_line(tmp_path):
     """The ONNX export reads the graph with the detector's reader: same one-line errors."""
@@ -63,6 +85,7 @@ def test_onnx_export_of_a_broken_graph_is_one_line(tmp_path):
     with pytest.raises(UserError, match="broken.pb: not a GraphDef"):
         frozen_graph_to_onnx(broken, tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
 
 def _cpp_toolchain() -> str | None:
     if not (shutil.which("cmake") and shutil.which("c++")):
