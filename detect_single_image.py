@@ -15,7 +15,7 @@ from typing import Sequence
 from common.cli import check_flag, parse_command_line, run_main
 from common.errors import UserError
 from detect.detections import SCORE_THRESHOLD
-from detect.detector import DEFAULT_MODEL, FORMATS, TILES, TILES_HELP
+from detect.detector import DEFAULT_MODEL, FORMATS, DEFAULT_TILES, TILES, TILES_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="which format to load from an export dir")
     p.add_argument("--num-threads", type=int, default=None, help="TFLite interpreter threads")
-    p.add_argument("--tiles", choices=TILES, default="auto", help=TILES_HELP)
+    p.add_argument("--tiles", choices=TILES, default=DEFAULT_TILES, help=TILES_HELP)
     p.add_argument("--score-thresh", type=float, default=SCORE_THRESHOLD,
                    help="keep detections with at least this score")
     return p

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from common.cli import check_flag, int_at_least, parse_command_line, run_main
 from detect.detections import SCORE_THRESHOLD
-from detect.detector import FORMATS, TILES, TILES_HELP
+from detect.detector import FORMATS, DEFAULT_TILES, TILES, TILES_HELP
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                       "what ships, e.g. the int8 TFLite model")
     p.add_argument("--format", choices=FORMATS,
                    default=None, help="with --model: which exported format to evaluate")
-    p.add_argument("--tiles", choices=TILES, default="auto", help="with --model: " + TILES_HELP)
+    p.add_argument("--tiles", choices=TILES, default=DEFAULT_TILES, help="with --model: " + TILES_HELP)
     p.add_argument("--split", default="eval", choices=["eval", "test"],
                    help="eval_input_reader records, or the matching test records")
     p.add_argument("--records", nargs="+", default=None,

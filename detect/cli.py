@@ -13,9 +13,8 @@ import sys
 from typing import Sequence
 
 from common.cli import check_flag, int_at_least, parse_command_line
-from common.errors import UserError
 from detect.detections import SCORE_THRESHOLD
-from detect.detector import PREFERENCE, DEFAULT_MODEL, FORMATS, TILES, TILES_HELP
+from detect.detector import PREFERENCE, DEFAULT_MODEL, FORMATS, DEFAULT_TILES, TILES, TILES_HELP
 
 
 def build_parser(threaded: bool) -> argparse.ArgumentParser:
@@ -50,7 +49,7 @@ def build_parser(threaded: bool) -> argparse.ArgumentParser:
     p.add_argument("--num-threads", type=int, default=None,
                    help="TFLite interpreter threads (and frozen-graph intra-op threads); "
                         "default: all cores")
-    p.add_argument("--tiles", choices=TILES, default="auto", help=TILES_HELP)
+    p.add_argument("--tiles", choices=TILES, default=DEFAULT_TILES, help=TILES_HELP)
     p.add_argument("--output", default=None, help="write an annotated video here (mp4v)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after reading N frames")
     p.add_argument("--json", default=None,

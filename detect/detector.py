@@ -56,14 +56,18 @@ PREFERENCE = ("tflite_int8", "tflite", "onnx", "saved_model", "frozen")
 # Wide frames (16:9 cameras, Google Glass video) are squashed into the square
 # input, which makes hands narrow and far hands tiny. TILES="auto" also runs the
 # model on the two frame-high squares at the left and right ends of a frame at
-# least WIDE_ASPECT wide, and merges the three views. Measured on the held-out
-# EgoHands video (1280x720, shipped int8 model): AP@0.5 0.363 -> 0.571, at three
-# times the model time on such frames; 4:3 and square frames are unchanged.
+# least WIDE_ASPECT wide, and merges the three views, at three times the model
+# time on such frames (4:3 and square frames are unchanged). It is off by default:
+# over the four EgoHands videos, each held out in turn (exported_models/
+# handtrack_default/README.md), it lifted AP@0.5 on one video (office, 0.644 ->
+# 0.802) and lowered it on the other three (by 0.034-0.059), 0.741 -> 0.746 on
+# average: no gain worth three times the time.
 TILES = ("auto", "off")
+DEFAULT_TILES = "off"
 WIDE_ASPECT = 1.5
 TILES_HELP = (f"auto: frames at least {WIDE_ASPECT:g}x as wide as high (16:9 video) are also "
-              f"read as their two end squares, which finds far hands there at 3x the model "
-              f"time; off: one model pass per frame")
+              f"read as their two end squares, at 3x the model time (helped on one of four "
+              f"unseen egocentric videos, hurt on three); off: one model pass per frame")
 # Boxes of one hand from two views differ more than duplicates within one view.
 TILE_MERGE_IOU = 0.5
 # A tile detection touching the tile's inner edge is a cut hand; the other
@@ -226,14 +230,14 @@ class Detector:
 
     model: export dir (format picked by PREFERENCE unless `format` is given), a
     SavedModel dir, or a .pb / .tflite file. num_threads: TFLite interpreter
-    threads (default: all cores) and frozen-graph intra-op threads. tiles: "auto"
-    also looks at the two end squares of frames at least WIDE_ASPECT wide (see
-    TILES above), "off" runs the model once per frame whatever its shape.
+    threads (default: all cores) and frozen-graph intra-op threads. tiles: "off"
+    runs the model once per frame whatever its shape, "auto" also looks at the two
+    end squares of frames at least WIDE_ASPECT wide (see TILES above).
     """
 
     def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, format: str | None = None,
                  num_threads: int | None = None,
-                 label_names: Sequence[str] | None = None, tiles: str = "auto") -> None:
+                 label_names: Sequence[str] | None = None, tiles: str = DEFAULT_TILES) -> None:
         if tiles not in TILES:
             raise UserError(f"--tiles must be one of {', '.join(TILES)}, got {tiles!r}")
         self.tiles = tiles

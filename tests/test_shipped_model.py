@@ -55,7 +55,7 @@ def test_model_card_metrics_are_the_recorded_evaluations():
         assert f"{shipped['held_out'][view]['AP50']:.3f}" in card
 
 
-def test_wide_frames_are_also_read_as_end_squares_and_merged():
+def test_tiles_auto_also_reads_wide_frames_as_end_squares_and_merges():
     from common.errors import UserError
     from detect.detector import TILE_MERGE_IOU, Detector
     from detect.detections import box_iou
@@ -64,7 +64,8 @@ def test_wide_frames_are_also_read_as_end_squares_and_merged():
     ok, frame = capture.read()
     capture.release()
     assert ok
-    auto, off = Detector(MODEL, format="tflite_int8"), Detector(MODEL, format="tflite_int8", tiles="off")
+    auto, off = Detector(MODEL, format="tflite_int8", tiles="auto"), Detector(MODEL, format="tflite_int8")
+    assert off.tiles == "off"   # one pass per frame unless asked (detect.detector.TILES)
     # 4:3 frames are never tiled.
     assert auto(frame).to_json() == off(frame).to_json()
     left, right = sorted(off(frame).filter(0.5).boxes.tolist())
