@@ -275,10 +275,12 @@ for run in "${runs[@]}"; do
 done
 # A model as it shipped (from git history), int8, on every held-out set, the egocentric
 # one also with end squares (--tiles auto): the model card's before/after and intervals.
+# Scored once: a rerun keeps the recorded figures.
 shipped_int8() {  # commit, folder to extract to, pipeline, out prefix
   local commit=$1 dir=$2 pipeline=$3 prefix=$4 view tiles
   extract_shipped "$commit" "$dir"
   for view in "${SETS[@]}" tiled_egohands_frames; do
+    if [ -f "$prefix$view/metrics.json" ]; then continue; fi
     tiles=off; [ "$view" = tiled_egohands_frames ] && tiles=auto
     python3 evaluate.py --pipeline "$pipeline" --model "$dir/exported_models/handtrack_default" \
       --format tflite_int8 --tiles $tiles --records "data/${view#tiled_}/records/eval.record-*" \
