@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020 cv_cards_livingroom_i cv_cards_livingroom_m cv_cards_livingroom_o cv_chess_courtyard_i cv_chess_courtyard_m cv_chess_courtyard_o cv_puzzle_livingroom_i cv_puzzle_livingroom_m cv_puzzle_livingroom_o ego4_i ego4_m ego4_r ego4_t ego4_o ego4_s ego4_v ego4_w)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020 cv_cards_livingroom_i cv_cards_livingroom_m cv_cards_livingroom_o cv_chess_courtyard_i cv_chess_courtyard_m cv_chess_courtyard_o cv_puzzle_livingroom_i cv_puzzle_livingroom_m cv_puzzle_livingroom_o ego4_i ego4_m ego4_r ego4_t ego4_o ego4_s ego4_v ego4_w ego4_v4_soup)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
   mkdir -p "$2"
@@ -231,6 +231,9 @@ for run in "${runs[@]}"; do
       o_recipe "ego4_${EGO4_WALK[${run#ego4_}]}" 2000 ;;
     ego4_w)
       average --checkpoints train_dir/{ego4_o,ego4_s,ego4_v}/ckpt-2000 ;;
+    ego4_v4_soup)
+      recover_v4
+      average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/ego4_w/ckpt-2000 ;;
     *)
       # Short runs: more checkpoints kept and (all but j) every kept one scored, to pick what
       # to average.
