@@ -295,14 +295,16 @@ shipped_int8 92304ac train_dir/v1_model experiments/d_v2_all_sets/pipeline.confi
 shipped_int8 20cdd6d train_dir/v2_model experiments/e_v2_hard_negatives/pipeline.config \
   experiments/e_v2_hard_negatives/exported_tflite_int8_
 # The shipped model: export the chosen run, score every exported format on every
-# held-out set, and count false detections on hand-free crops (v1 alongside).
-SHIP=${SHIP:-w_osv_soup}
+# held-out set, and count false detections on hand-free crops (v1 alongside, once). A model
+# trained on every EgoHands video (ego4_*) has no egocentric held-out set.
+SHIP=${SHIP:-ego4_v4_soup}
 if [ -f "train_dir/$SHIP/checkpoint" ]; then   # trained or averaged
   python3 experiments/summarize.py --write
   python3 export.py --pipeline "experiments/$SHIP/pipeline.config" --checkpoint "train_dir/$SHIP" \
     --out "train_dir/${SHIP}_export" --overwrite --formats frozen tflite tflite_int8 onnx \
     --num-verify 60 --num-representative 200 --metrics "experiments/$SHIP/metrics.json"
-  for view in "${SETS[@]}"; do
+  ship_views=("${SETS[@]}"); [[ "$SHIP" =~ ^ego4_ ]] && ship_views=("${SETS[@]:1}")
+  for view in "${ship_views[@]}"; do
     for fmt in frozen tflite tflite_int8 onnx; do
       python3 evaluate.py --pipeline "experiments/$SHIP/pipeline.config" \
         --model "train_dir/${SHIP}_export" --format "$fmt" --tiles off \
@@ -317,18 +319,20 @@ if [ -f "train_dir/$SHIP/checkpoint" ]; then   # trained or averaged
     python3 -m evaluation.false_positives --model "train_dir/${SHIP}_export" --format tflite_int8 \
       --records "data/$view/records/eval.record-*" --out "experiments/$SHIP/false_positives_$view.json" \
       --examples "experiments/$SHIP/false_positive_examples/$view"
-    python3 -m evaluation.false_positives --model train_dir/v1_model/exported_models/handtrack_default \
-      --format tflite_int8 --records "data/$view/records/eval.record-*" \
-      --out "experiments/v1_baseline/false_positives_$view.json"
+    [ -f "experiments/v1_baseline/false_positives_$view.json" ] || \
+      python3 -m evaluation.false_positives --model train_dir/v1_model/exported_models/handtrack_default \
+        --format tflite_int8 --records "data/$view/records/eval.record-*" \
+        --out "experiments/v1_baseline/false_positives_$view.json"
     # False detections on faces in the whole frame (MTCNN finds the faces).
     python3 -m evaluation.false_positives --on faces --model "train_dir/${SHIP}_export" \
       --format tflite_int8 --records "data/$view/records/eval.record-*" \
       --out "experiments/$SHIP/false_positives_faces_$view.json" \
       --examples "experiments/$SHIP/false_positive_examples/faces_$view"
-    python3 -m evaluation.false_positives --on faces \
-      --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 \
-      --records "data/$view/records/eval.record-*" \
-      --out "experiments/v1_baseline/false_positives_faces_$view.json"
+    [ -f "experiments/v1_baseline/false_positives_faces_$view.json" ] || \
+      python3 -m evaluation.false_positives --on faces \
+        --model train_dir/v1_model/exported_models/handtrack_default --format tflite_int8 \
+        --records "data/$view/records/eval.record-*" \
+        --out "experiments/v1_baseline/false_positives_faces_$view.json"
   done
   python3 experiments/summarize.py --write
   # Then: copy train_dir/${SHIP}_export into exported_models/handtrack_default
