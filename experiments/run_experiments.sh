@@ -231,6 +231,7 @@ for run in "${runs[@]}"; do
       o_recipe "ego4_${EGO4_WALK[${run#ego4_}]}" 2000 ;;
     ego4_w)
       average --checkpoints train_dir/{ego4_o,ego4_s,ego4_v}/ckpt-2000 ;;
+    # The mean of v4's weights and ego4_w's.
     ego4_v4_soup)
       recover_v4
       average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/ego4_w/ckpt-2000 ;;
