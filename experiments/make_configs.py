@@ -563,14 +563,14 @@ def write_all_videos(here: Path) -> None:
         save_pipeline(cfg, here / walk / "pipeline.config",
                       header=f"{walk}: {base} on all four EgoHands videos, from ego4_i's step "
                              f"1000 (written by experiments/make_configs.py)")
-    for mean, walk in [*EGO4_MEANS.items(), ("ego4_w", "ego4_m"), ("ego4_v4_soup", "ego4_m")]:
-        cfg = load_pipeline(here / walk / "pipeline.config")
-        what = (f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and 2000 (x2)"
-                if mean in EGO4_MEANS else
-                "the equal mean of ego4_o, ego4_s and ego4_v (w's soup)" if mean == "ego4_w" else
-                "the equal mean of v4's weights and ego4_w's")
-        save_pipeline(cfg, here / mean / "pipeline.config",
-                      header=f"{mean}: {what} (written by experiments/make_configs.py)")
+    # name: (the walk whose config it keeps, what it is)
+    averages = {**{mean: (walk, f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and "
+                                f"2000 (x2)") for mean, walk in EGO4_MEANS.items()},
+                "ego4_w": ("ego4_m", "the equal mean of ego4_o, ego4_s and ego4_v (w's soup)"),
+                "ego4_v4_soup": ("ego4_m", "the equal mean of v4's weights and ego4_w's")}
+    for name, (walk, what) in averages.items():
+        save_pipeline(load_pipeline(here / walk / "pipeline.config"), here / name / "pipeline.config",
+                      header=f"{name}: {what} (written by experiments/make_configs.py)")
 
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their

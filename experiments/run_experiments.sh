@@ -7,10 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared/data}
-imp() {  # set, fractions, extra importer flags...
+imp() {  # set, fractions, extra importer flags...; DATA=<dir> imports under <dir>, not data/
   local set=$1 fractions=$2; shift 2
   python3 -m data_prep.import_annotations --csv "$SHARED/$set/labels.csv" \
-    --images "$SHARED/$set/images" --out "data/$set" --split group --fractions "$fractions" \
+    --images "$SHARED/$set/images" --out "${DATA:-data}/$set" --split group --fractions "$fractions" \
     --shards 4 --no-progress "$@"
 }
 # Whole groups (videos / capture sessions / signers / people) are held out for
@@ -54,29 +54,21 @@ recover_v4() {  # v4's weights as a checkpoint, read back from its frozen graph
 # The EgoHands cross-validation folds (cv_<fold>_*): the video each holds out.
 declare -A EGO_CV=([cards_livingroom]=CARDS_LIVINGROOM_B_T [chess_courtyard]=CHESS_COURTYARD_B_T
                    [puzzle_livingroom]=PUZZLE_LIVINGROOM_T_B)
-ego_cv_data() {  # fold: data/cv_<fold>/, EgoHands with that fold's video held out, the other
-  # sets linked unchanged, and hand-free crops of that fold's training images
-  local dir=data/cv_$1 set
+ego_data() {  # dir, fractions, extra sets to link, importer flags...: <dir>/ holds its own
+  # EgoHands split, the other sets (and the extra ones) linked unchanged, and hand-free crops
+  # of its own training images
+  local dir=$1 fractions=$2 extra=$3 set; shift 3
   if [ -d "$dir/negatives/records" ]; then return; fi
   mkdir -p "$dir"
-  python3 -m data_prep.import_annotations --csv "$SHARED/egohands_frames/labels.csv" \
-    --images "$SHARED/egohands_frames/images" --out "$dir/egohands_frames" --split group \
-    --fractions 0.7,0.0,0.3 --shards 4 --no-progress --eval-groups "${EGO_CV[$1]}"
-  for set in webcam_hands closeup_hands rps_hands phone_hands; do ln -sfn "../$set" "$dir/$set"; done
+  DATA=$dir imp egohands_frames "$fractions" "$@"
+  for set in webcam_hands closeup_hands rps_hands phone_hands $extra; do ln -sfn "../$set" "$dir/$set"; done
   python3 experiments/make_negatives.py --data "$dir" --out "$dir/negatives"
 }
-ego4_data() {  # data/ego4/: EgoHands with all four videos in training, the other sets and
-  # v3's mined crops linked unchanged, and hand-free crops of all its training images
-  local dir=data/ego4 set
-  if [ -d "$dir/negatives/records" ]; then return; fi
-  mkdir -p "$dir"
-  python3 -m data_prep.import_annotations --csv "$SHARED/egohands_frames/labels.csv" \
-    --images "$SHARED/egohands_frames/images" --out "$dir/egohands_frames" --split group \
-    --fractions 1.0,0.0,0.0 --shards 4 --no-progress
-  for set in webcam_hands closeup_hands rps_hands phone_hands mined_negatives; do
-    ln -sfn "../$set" "$dir/$set"
-  done
-  python3 experiments/make_negatives.py --data "$dir" --out "$dir/negatives"
+ego_cv_data() {  # fold: data/cv_<fold>/, EgoHands with that fold's video held out
+  ego_data "data/cv_$1" 0.7,0.0,0.3 "" --eval-groups "${EGO_CV[$1]}"
+}
+ego4_data() {  # data/ego4/: EgoHands with all four videos in training, v3's mined crops linked
+  ego_data data/ego4 1.0,0.0,0.0 mined_negatives
 }
 o_recipe() {  # walk, last step: o's weight mean of a walk's checkpoints 250, 500, 750 and last (x2)
   average --checkpoints "train_dir/$1"/kept/ckpt-{250,500,750,$2} --weights 1 1 1 2
@@ -211,18 +203,15 @@ for run in "${runs[@]}"; do
     bi_bd_wise_ft_020)
       wise_ft --checkpoint train_dir/bd_abc_soup --alpha 0.20 ;;
     # A fold of the EgoHands cross-validation: v3's recipe (i to step 1000, m's walk, o's mean).
-    cv_*_i|cv_*_m)
+    # The soup of walks on each fold: r (m's walk, seed 8), s (o's mean of r), u (o and s).
+    cv_*_i|cv_*_m|cv_*_r)
       keep=250; [[ "$run" =~ _i$ ]] && keep=500
+      seed=7; [[ "$run" =~ _r$ ]] && seed=8
       python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every $keep --seed 7
+        --keep-every $keep --seed $seed
       cp "train_dir/$run/train_summary.json" "experiments/$run/" ;;
     cv_*_o)
       o_recipe "${run%_o}_m" 2000 ;;
-    # The soup of walks on each fold: r (m's walk, seed 8), s (o's mean of r), u (o and s).
-    cv_*_r)
-      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every 250 --seed 8
-      cp "train_dir/$run/train_summary.json" "experiments/$run/" ;;
     cv_*_s)
       o_recipe "${run%_s}_r" 2000 ;;
     cv_*_u)
@@ -270,17 +259,11 @@ for run in "${runs[@]}"; do
     fi
     continue
   fi
-  # ego4 trained on every EgoHands video: it is scored on the other four sets only, and its
-  # walks (i, m, r, t) not at all.
+  # ego4 trained on every EgoHands video: it is scored on the other four sets only (not "all",
+  # which holds the office video), and its walks (i, m, r, t) not at all.
   if [[ "$run" =~ ^ego4_[imrt]$ ]]; then continue; fi
-  if [[ "$run" =~ ^ego4_ ]]; then
-    for view in "${SETS[@]:1}"; do
-      python3 evaluate.py --pipeline "$cfg" --checkpoint "train_dir/$run" \
-        --records "data/$view/records/eval.record-*" --out "experiments/$run/eval_$view"
-    done
-    continue
-  fi
-  for view in all "${SETS[@]}"; do
+  views=(all "${SETS[@]}"); [[ "$run" =~ ^ego4_ ]] && views=("${SETS[@]:1}")
+  for view in "${views[@]}"; do
     if [ "$view" = all ]; then records=(); else records=(--records "data/$view/records/eval.record-*"); fi
     python3 evaluate.py --pipeline "$cfg" --checkpoint "train_dir/$run" "${records[@]}" \
       --out "experiments/$run/eval_$view"
