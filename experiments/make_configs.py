@@ -600,6 +600,10 @@ WALKS_AT_4X3 = {"bk_v2_at_4x3_seed7": V2_FLAT, "bl_v2_at_4x3_seed8": V2_FLAT_REP
 MEANS_AT_4X3 = {"bn_bk_weighted": "bk_v2_at_4x3_seed7", "bo_bl_weighted": "bl_v2_at_4x3_seed8",
                 "bp_bm_weighted": "bm_v2_mined_at_4x3_seed9"}
 SOUP_AT_4X3 = "bq_nop_soup_at_4x3"
+# Added after bj was scored (v4 read at 400x300 unchanged: egocentric 0.843, webcam 0.982,
+# close-up 0.952, rps 0.307, phone 0.911) and before any walk at 4:3 finished: br, the equal
+# mean of v4's weights and bq's, read at 400x300, under the same rule.
+V4_SOUP_AT_4X3 = "br_v4bq_at_4x3"
 
 
 def at_4x3(cfg) -> None:
@@ -625,7 +629,9 @@ def write_at_4x3(here: Path) -> None:
     averages = {**{mean: (walk, f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and "
                                 f"2000 (x2)") for mean, walk in MEANS_AT_4X3.items()},
                 SOUP_AT_4X3: ("bk_v2_at_4x3_seed7", f"the equal mean of "
-                                                    f"{', '.join(MEANS_AT_4X3)} (w's soup)")}
+                                                    f"{', '.join(MEANS_AT_4X3)} (w's soup)"),
+                V4_SOUP_AT_4X3: ("bk_v2_at_4x3_seed7", f"the equal mean of v4's weights and "
+                                                       f"{SOUP_AT_4X3}'s")}
     for name, (walk, what) in averages.items():
         save_pipeline(load_pipeline(here / walk / "pipeline.config"), here / name / "pipeline.config",
                       header=f"{name}: {what} at {size} (written by experiments/make_configs.py)")
