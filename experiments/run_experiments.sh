@@ -73,6 +73,26 @@ ego4_data() {  # data/ego4/: EgoHands with all four videos in training, v3's min
 o_recipe() {  # walk, last step: o's weight mean of a walk's checkpoints 250, 500, 750 and last (x2)
   average --checkpoints "train_dir/$1"/kept/ckpt-{250,500,750,$2} --weights 1 1 1 2
 }
+# The runs that are o's recipe on one walk: run -> walk and its last step.
+declare -A O_MEAN_OF=(
+  # m's three early checkpoints (egocentric 0.66-0.76 alone) and its last (webcam 0.997) at
+  # twice their weight: chosen on the held-out sets among the trials in
+  # experiments/o_m_weighted/averaging_trials.json.
+  [o_m_weighted]="m_v2_negatives_flat_from_i1000 2000"
+  # On r (m with another seed): does the pick hold on a second walk? On t, x, aa: the walks
+  # for soups.
+  [s_r_weighted]="r_v2_flat_seed8 2000" [v_t_weighted]="t_v2_mined_seed9 2000"
+  [y_x_weighted]="x_v2_mined_v4_seed10 2000" [ab_aa_weighted]="aa_v2_half_box_crops_seed11 2000"
+  # The walks at 360 (from v4: ad; from i: ai, al, an, ar) and from v4 at 300 (ax, ay, az).
+  [ae_ad_weighted]="ad_v4_at_360_seed12 1000" [aj_ai_weighted]="ai_v2_at_360_seed14 2000"
+  [am_al_weighted]="al_v2_at_360_seed15 2000" [ao_an_weighted]="an_v2_at_360_seed16 2000"
+  [aw_ar_weighted]="ar_v2_at_360_seed17 2000" [ba_ax_weighted]="ax_v4_at_300_seed18 1000"
+  [bb_ay_weighted]="ay_v4_at_300_seed19 1000" [bc_az_weighted]="az_v4_at_300_seed20 1000"
+  # v4's recipe on all four EgoHands videos, and at 4:3.
+  [ego4_o]="ego4_m 2000" [ego4_s]="ego4_r 2000" [ego4_v]="ego4_t 2000"
+  [bn_bk_weighted]="bk_v2_at_4x3_seed7 2000" [bo_bl_weighted]="bl_v2_at_4x3_seed8 2000"
+  [bp_bm_weighted]="bm_v2_mined_at_4x3_seed9 2000"
+)
 wise_ft() {  # experiments/wise_ft.py flags...: run $run as fine-tuned weights moved toward COCO
   python3 experiments/wise_ft.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
     --start ../shared/weights/ssd_mobilenet_v1_0.75_depth_coco/model.ckpt "$@"
@@ -81,6 +101,15 @@ wise_ft() {  # experiments/wise_ft.py flags...: run $run as fine-tuned weights m
 average() {  # average_checkpoints.py flags...: run $run as a weight average (no training)
   python3 average_checkpoints.py --pipeline "$cfg" --overwrite --out "train_dir/$run" "$@"
   cp "train_dir/$run/averaged_from.json" "experiments/$run/"
+}
+with_v4() {  # checkpoint: run $run as the equal mean of v4's weights and that checkpoint
+  recover_v4
+  average --checkpoints train_dir/v4_recovered/ckpt-1 "$1"
+}
+walk() {  # seed, keep-every: train $run, a checkpoint every 250 steps
+  python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
+    --keep-every "$2" --seed "$1"
+  cp "train_dir/$run/train_summary.json" "experiments/$run/"
 }
 for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
@@ -113,6 +142,8 @@ for run in "${runs[@]}"; do
   if [[ "$run" =~ ^ego4_ ]]; then ego4_data; fi
   if [ "$run" = ego4_t ]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
   case "$run" in
+    *_weighted|ego4_[osv])
+      o_recipe ${O_MEAN_OF[$run]} ;;
     # Weight averages (no training): every checkpoint i kept from step 1000 on.
     k_i_averaged)
       average --checkpoints train_dir/i_v2_all_sets_small_anchors/kept --min-step 1000 ;;
@@ -123,30 +154,16 @@ for run in "${runs[@]}"; do
     # m's flat-rate walk alone: every checkpoint has seen the negatives.
     n_m_averaged)
       average --checkpoints train_dir/m_v2_negatives_flat_from_i1000/kept ;;
-    # m's three early checkpoints (egocentric 0.66-0.76 alone) and its last (webcam 0.997)
-    # at twice their weight: chosen on the held-out sets among the trials in
-    # experiments/o_m_weighted/averaging_trials.json.
-    o_m_weighted)
-      o_recipe m_v2_negatives_flat_from_i1000 2000 ;;
-    # o's recipe on r (m with another seed): does the pick hold on a second walk?
-    s_r_weighted)
-      o_recipe r_v2_flat_seed8 2000 ;;
     # A soup of walks: m's and r's averages (o, s) and t's (v) averaged with each other;
     # every walk starts from i's step-1000 checkpoint, so their weights share one basin.
     u_os_soup)
       average --checkpoints train_dir/o_m_weighted/ckpt-2000 train_dir/s_r_weighted/ckpt-2000 ;;
-    v_t_weighted)
-      o_recipe t_v2_mined_seed9 2000 ;;
     w_osv_soup)
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted}/ckpt-2000 ;;
-    y_x_weighted)
-      o_recipe x_v2_mined_v4_seed10 2000 ;;
     # Four walks: w's three and x's.
     z_osvy_soup)
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted,y_x_weighted}/ckpt-2000 ;;
     # aa: t's walk with no zoom-in crop keeping less than half a box; ac: v4's soup with it.
-    ab_aa_weighted)
-      o_recipe aa_v2_half_box_crops_seed11 2000 ;;
     ac_osvab_soup)
       average --checkpoints train_dir/{o_m_weighted,s_r_weighted,v_t_weighted,ab_aa_weighted}/ckpt-2000 ;;
     # v4's weights unchanged, read at 360x360 with anchors of the same size in pixels.
@@ -154,8 +171,6 @@ for run in "${runs[@]}"; do
       average --checkpoints train_dir/w_osv_soup/ckpt-2000 ;;
     # ad: v4 fine-tuned at 360x360; ae: o's recipe on its walk; af: v4's and ae's weights
     # averaged (the same shapes at any input size), read at 360.
-    ae_ad_weighted)
-      average --checkpoints train_dir/ad_v4_at_360_seed12/kept/ckpt-{250,500,750,1000} --weights 1 1 1 2 ;;
     af_wae_at_360)
       average --checkpoints train_dir/{w_osv_soup/ckpt-2000,ae_ad_weighted/ckpt-1000} ;;
     # ag: ad's recipe with --seed 13; ah: the two 360 walks' last checkpoints averaged.
@@ -163,39 +178,23 @@ for run in "${runs[@]}"; do
       average --checkpoints train_dir/{ad_v4_at_360_seed12,ag_v4_at_360_seed13}/kept/ckpt-1000 ;;
     # aj: o's recipe on ai's walk at 360; ak: v4's weights (recovered from its frozen graph,
     # as train_dir/ does not survive a new machine) and aj's, averaged and read at 360.
-    aj_ai_weighted)
-      o_recipe ai_v2_at_360_seed14 2000 ;;
     ak_v4aj_at_360)
-      recover_v4
-      average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/aj_ai_weighted/ckpt-2000 ;;
+      with_v4 train_dir/aj_ai_weighted/ckpt-2000 ;;
     # al, an: ai's walk with seeds 15 and 16; am, ao: o's recipe on each; ap: the soup of
     # the three walks' means at 360 (w's recipe); aq: ap and v4's weights averaged.
-    am_al_weighted)
-      o_recipe al_v2_at_360_seed15 2000 ;;
-    ao_an_weighted)
-      o_recipe an_v2_at_360_seed16 2000 ;;
     ap_jmo_soup_at_360)
       average --checkpoints train_dir/{aj_ai_weighted,am_al_weighted,ao_an_weighted}/ckpt-2000 ;;
     aq_v4ap_at_360)
-      average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/ap_jmo_soup_at_360/ckpt-2000 ;;
+      with_v4 train_dir/ap_jmo_soup_at_360/ckpt-2000 ;;
     # ar: a fourth walk (seed 17); aw: o's recipe on it; as: the soup of the four walks' means.
-    aw_ar_weighted)
-      o_recipe ar_v2_at_360_seed17 2000 ;;
     as_jmow_soup_at_360)
       average --checkpoints train_dir/{aj_ai_weighted,am_al_weighted,ao_an_weighted,aw_ar_weighted}/ckpt-2000 ;;
     # ax, ay, az: ad's recipe at 300 from the v4 export (seeds 18-20); ba, bb, bc: o's recipe
     # on each; bd: their soup; be: bd and v4's weights averaged.
-    ba_ax_weighted)
-      o_recipe ax_v4_at_300_seed18 1000 ;;
-    bb_ay_weighted)
-      o_recipe ay_v4_at_300_seed19 1000 ;;
-    bc_az_weighted)
-      o_recipe az_v4_at_300_seed20 1000 ;;
     bd_abc_soup)
       average --checkpoints train_dir/{ba_ax_weighted,bb_ay_weighted,bc_az_weighted}/ckpt-1000 ;;
     be_v4bd_soup)
-      recover_v4
-      average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/bd_abc_soup/ckpt-1000 ;;
+      with_v4 train_dir/bd_abc_soup/ckpt-1000 ;;
     # WiSE-FT: the feature extractor moved back toward the COCO detector by alpha (the run
     # name's last digits / 100): v4 at 0.1, 0.2 and 0.3, bd at 0.2.
     bf_v4_wise_ft_010|bg_v4_wise_ft_020|bh_v4_wise_ft_030)
@@ -208,9 +207,7 @@ for run in "${runs[@]}"; do
     cv_*_i|cv_*_m|cv_*_r)
       keep=250; [[ "$run" =~ _i$ ]] && keep=500
       seed=7; [[ "$run" =~ _r$ ]] && seed=8
-      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every $keep --seed $seed
-      cp "train_dir/$run/train_summary.json" "experiments/$run/" ;;
+      walk $seed $keep ;;
     cv_*_o)
       o_recipe "${run%_o}_m" 2000 ;;
     cv_*_s)
@@ -222,38 +219,23 @@ for run in "${runs[@]}"; do
     ego4_i|ego4_m|ego4_r|ego4_t)
       declare -A EGO4_SEED=([i]=7 [m]=7 [r]=8 [t]=9)
       keep=250; [ "$run" = ego4_i ] && keep=500
-      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every $keep --seed "${EGO4_SEED[${run#ego4_}]}"
-      cp "train_dir/$run/train_summary.json" "experiments/$run/" ;;
-    ego4_o|ego4_s|ego4_v)
-      declare -A EGO4_WALK=([o]=m [s]=r [v]=t)
-      o_recipe "ego4_${EGO4_WALK[${run#ego4_}]}" 2000 ;;
+      walk "${EGO4_SEED[${run#ego4_}]}" $keep ;;
     ego4_w)
       average --checkpoints train_dir/{ego4_o,ego4_s,ego4_v}/ckpt-2000 ;;
     # The mean of v4's weights and ego4_w's.
     ego4_v4_soup)
-      recover_v4
-      average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/ego4_w/ckpt-2000 ;;
+      with_v4 train_dir/ego4_w/ckpt-2000 ;;
     # A 4:3 input (400x300): v4's weights read at it (bj); v4's three walks from i's step 1000
     # at it (bk, bl, bm: m's, r's and t's configs and seeds), o's mean of each, w's soup.
     bj_v4_read_at_4x3)
       recover_v4
       average --checkpoints train_dir/v4_recovered/ckpt-1 ;;
     bk_v2_at_4x3_seed7|bl_v2_at_4x3_seed8|bm_v2_mined_at_4x3_seed9)
-      python3 train.py --pipeline "$cfg" --model-dir "train_dir/$run" --checkpoint-every 250 \
-        --keep-every 250 --seed "${run##*seed}"
-      cp "train_dir/$run/train_summary.json" "experiments/$run/" ;;
-    bn_bk_weighted)
-      o_recipe bk_v2_at_4x3_seed7 2000 ;;
-    bo_bl_weighted)
-      o_recipe bl_v2_at_4x3_seed8 2000 ;;
-    bp_bm_weighted)
-      o_recipe bm_v2_mined_at_4x3_seed9 2000 ;;
+      walk "${run##*seed}" 250 ;;
     bq_nop_soup_at_4x3)
       average --checkpoints train_dir/{bn_bk_weighted,bo_bl_weighted,bp_bm_weighted}/ckpt-2000 ;;
     br_v4bq_at_4x3)
-      recover_v4
-      average --checkpoints train_dir/v4_recovered/ckpt-1 train_dir/bq_nop_soup_at_4x3/ckpt-2000 ;;
+      with_v4 train_dir/bq_nop_soup_at_4x3/ckpt-2000 ;;
     *)
       # Short runs: more checkpoints kept and (all but j) every kept one scored, to pick what
       # to average.
