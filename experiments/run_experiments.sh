@@ -142,6 +142,7 @@ for run in "${runs[@]}"; do
   if [[ "$run" =~ ^ego4_ ]]; then ego4_data; fi
   if [ "$run" = ego4_t ]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
   case "$run" in
+    # o's recipe on one walk (O_MEAN_OF names it).
     *_weighted|ego4_[osv])
       o_recipe ${O_MEAN_OF[$run]} ;;
     # Weight averages (no training): every checkpoint i kept from step 1000 on.
