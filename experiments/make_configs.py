@@ -480,6 +480,18 @@ EGO_CV_FOLDS = {"cards_livingroom": "CARDS_LIVINGROOM_B_T",
                 "puzzle_livingroom": "PUZZLE_LIVINGROOM_T_B"}
 
 
+def o_mean(walk: str) -> str:
+    """How a header names o's recipe on a walk."""
+    return f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and 2000 (x2)"
+
+
+def write_averages(here: Path, averages: dict[str, tuple[str, str]], suffix: str = "") -> None:
+    """Weight averages keep the config of the walk they come from: name -> (walk, what it is)."""
+    for name, (walk, what) in averages.items():
+        save_pipeline(load_pipeline(here / walk / "pipeline.config"), here / name / "pipeline.config",
+                      header=f"{name}: {what}{suffix} (written by experiments/make_configs.py)")
+
+
 def read_from(cfg, data_dir: str) -> None:
     """Read every record file from `data_dir` (its own EgoHands split, the other sets linked
     unchanged) instead of data/."""
@@ -509,9 +521,9 @@ def read_from(cfg, data_dir: str) -> None:
 # on the office video only would not be a gain on the unseen EgoHands videos to come. (It held
 # by 0.004: o43 0.745 against 0.741, two folds up and two down; see the model card.)
 CV_AT_4X3_RUNS = {"u43": "cv_{fold}_u's weights read", "m43": "cv_{fold}_m",
-                  "o43": "o's weight mean of cv_{fold}_m43's checkpoints 250, 500, 750 and 2000 (x2)"}
+                  "o43": o_mean("cv_{fold}_m43")}
 CV_SOUP_RUNS = {"r": "cv_{fold}_m's walk again with --seed 8",
-                "s": "o's weight mean of cv_{fold}_r's checkpoints 250, 500, 750 and 2000 (x2)",
+                "s": o_mean("cv_{fold}_r"),
                 "u": "the equal mean of cv_{fold}_o and cv_{fold}_s (u's soup)"}
 
 
@@ -534,8 +546,8 @@ def write_egohands_cv(here: Path) -> None:
                       header=f"cv_{fold}_m: {V2_FLAT} with EgoHands video {video} held out, from "
                              f"cv_{fold}_i's step 1000 (written by experiments/make_configs.py)")
         save_pipeline(cfg, here / f"cv_{fold}_o" / "pipeline.config",
-                      header=f"cv_{fold}_o: o's weight mean of cv_{fold}_m's checkpoints 250, 500, "
-                             f"750 and 2000 (x2) (written by experiments/make_configs.py)")
+                      header=f"cv_{fold}_o: {o_mean(f'cv_{fold}_m')} "
+                             f"(written by experiments/make_configs.py)")
         wide = type(cfg)()
         wide.CopyFrom(cfg)
         at_4x3(wide)
@@ -584,14 +596,9 @@ def write_all_videos(here: Path) -> None:
         save_pipeline(cfg, here / walk / "pipeline.config",
                       header=f"{walk}: {base} on all four EgoHands videos, from ego4_i's step "
                              f"1000 (written by experiments/make_configs.py)")
-    # name: (the walk whose config it keeps, what it is)
-    averages = {**{mean: (walk, f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and "
-                                f"2000 (x2)") for mean, walk in EGO4_MEANS.items()},
-                "ego4_w": ("ego4_m", "the equal mean of ego4_o, ego4_s and ego4_v (w's soup)"),
-                "ego4_v4_soup": ("ego4_m", "the equal mean of v4's weights and ego4_w's")}
-    for name, (walk, what) in averages.items():
-        save_pipeline(load_pipeline(here / walk / "pipeline.config"), here / name / "pipeline.config",
-                      header=f"{name}: {what} (written by experiments/make_configs.py)")
+    write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in EGO4_MEANS.items()},
+                          "ego4_w": ("ego4_m", "the equal mean of ego4_o, ego4_s and ego4_v (w's soup)"),
+                          "ego4_v4_soup": ("ego4_m", "the equal mean of v4's weights and ego4_w's")})
 
 
 # A 4:3 input (the issue's "300x300 against a larger or 4:3 input"; 360x360 was tried above).
@@ -647,15 +654,12 @@ def write_at_4x3(here: Path) -> None:
                       header=f"{walk}: {base} at {size} (anchors unchanged: the height stays "
                              f"{AT_4X3[0]}), --seed {walk.rsplit('seed', 1)[1]} "
                              f"(written by experiments/make_configs.py)")
-    averages = {**{mean: (walk, f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and "
-                                f"2000 (x2)") for mean, walk in MEANS_AT_4X3.items()},
-                SOUP_AT_4X3: ("bk_v2_at_4x3_seed7", f"the equal mean of "
-                                                    f"{', '.join(MEANS_AT_4X3)} (w's soup)"),
-                V4_SOUP_AT_4X3: ("bk_v2_at_4x3_seed7", f"the equal mean of v4's weights and "
-                                                       f"{SOUP_AT_4X3}'s")}
-    for name, (walk, what) in averages.items():
-        save_pipeline(load_pipeline(here / walk / "pipeline.config"), here / name / "pipeline.config",
-                      header=f"{name}: {what} at {size} (written by experiments/make_configs.py)")
+    write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in MEANS_AT_4X3.items()},
+                          SOUP_AT_4X3: ("bk_v2_at_4x3_seed7",
+                                        f"the equal mean of {', '.join(MEANS_AT_4X3)} (w's soup)"),
+                          V4_SOUP_AT_4X3: ("bk_v2_at_4x3_seed7",
+                                           f"the equal mean of v4's weights and {SOUP_AT_4X3}'s")},
+                   suffix=f" at {size}")
 
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
