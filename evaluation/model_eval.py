@@ -25,6 +25,7 @@ from data_prep.label_map import read_label_map
 from detect.detections import SCORE_THRESHOLD
 from evaluation import compute_metrics, format_summary, plot_pr_curves, write_metrics_json
 from evaluation.error_breakdown import error_breakdown, format_breakdown
+from ssd import padding
 from ssd.model import preprocess_images
 from training.inputs import ExampleDecoder
 
@@ -92,7 +93,10 @@ def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples:
     def prepare(serialized):
         ex = decoder(serialized)
         shape = tf.shape(ex["image"])
-        return {"image": preprocess_images(ex["image"][None], size)[0],
+        image, left, total = ex["image"], 0, shape[1]
+        if model.config.pad_narrower_images:
+            image, left, total = padding.pad_columns(image, size)
+        return {"image": preprocess_images(image[None], size)[0], "left": left, "total": total,
                 "height": shape[0], "width": shape[1], "source_id": ex["source_id"],
                 "filename": ex["filename"]}, ex["boxes"], ex["classes"], ex["ignore"]
 
@@ -113,7 +117,9 @@ def run_detector(model, files: Sequence[str], batch_size: int = 8, max_examples:
             h, w = int(features["height"][i]), int(features["width"][i])
             scale = np.array([w, h, w, h], np.float32)
             n = int(out["num_detections"][i])
-            det_boxes = out["detection_boxes"][i, :n][:, [1, 0, 3, 2]] * scale
+            det_boxes = padding.boxes_out_of_padded(out["detection_boxes"][i, :n], w,
+                                                    int(features["left"][i]), int(features["total"][i]))
+            det_boxes = det_boxes[:, [1, 0, 3, 2]] * scale
             name = ExampleDecoder.name(features["filename"][i], features["source_id"][i])
             image_id = f"{counter}:{name}"
             counter += 1

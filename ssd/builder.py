@@ -61,6 +61,7 @@ def ssd_config_from_proto(model_proto) -> SsdConfig:
     return SsdConfig(
         num_classes=ssd.num_classes,
         input_size=(resizer.height, resizer.width),
+        pad_narrower_images=resizer.pad_narrower_images,
         depth_multiplier=fe.depth_multiplier,
         min_depth=fe.min_depth,
         freeze_batchnorm=ssd.freeze_batchnorm,

@@ -11,6 +11,7 @@ import tf_keras
 from official.vision.utils.object_detection import box_list, faster_rcnn_box_coder
 
 from ssd import anchors as anchor_lib
+from ssd import padding
 from ssd.box_predictor import ConvolutionalBoxPredictor
 from ssd.specs import SsdConfig
 from ssd.feature_extractor import SsdMobileNetV1FeatureExtractor
@@ -53,8 +54,11 @@ class SSDDetector(tf_keras.Model):
         """uint8/float RGB [B,H,W,3] in 0..255 -> float32 model input in [-1, 1].
 
         Bilinear resize to the fixed input size without keeping aspect ratio,
-        like the OD API's fixed_shape_resizer.
+        like the OD API's fixed_shape_resizer; with `pad_narrower_images`, a
+        narrower picture is padded first (`detect` then maps boxes back).
         """
+        if self.config.pad_narrower_images:
+            images = padding.pad_columns(images, self.config.input_size)[0]
         return preprocess_images(images, self.config.input_size)
 
     def call(self, images: tf.Tensor, training=None) -> dict[str, tf.Tensor]:
@@ -104,7 +108,14 @@ class SSDDetector(tf_keras.Model):
         }
 
     def detect(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self.postprocess(self(self.preprocess(images), training=False))
+        """Whole pictures [B,H,W,3] -> detections with boxes normalised to those pictures."""
+        out = self.postprocess(self(self.preprocess(images), training=False))
+        if self.config.pad_narrower_images:
+            shape = tf.shape(images)
+            total = padding.padded_width(shape[1], shape[2], self.config.input_size)
+            out = dict(out, detection_boxes=padding.boxes_out_of_padded(
+                out["detection_boxes"], shape[2], (total - shape[2]) // 2, total))
+        return out
 
     def slim_variable_map(self) -> dict[str, tf.Variable]:
         """Every variable under its Object Detection API checkpoint name."""

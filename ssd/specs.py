@@ -68,6 +68,7 @@ class LossSpec:
 class SsdConfig:
     num_classes: int = 1
     input_size: tuple[int, int] = (300, 300)  # (height, width)
+    pad_narrower_images: bool = False   # ssd/padding.py
     depth_multiplier: float = 1.0
     min_depth: int = 16
     freeze_batchnorm: bool = True

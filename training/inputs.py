@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder
 
+from ssd import padding
 from ssd.model import preprocess_images
 from ssd.targets import SsdTargetAssigner
 
@@ -113,6 +114,7 @@ class TrainInputs:
     input_size: tuple[int, int]
     target_assigner: SsdTargetAssigner
     augment: object | None = None   # callable(image, boxes, classes, ignore)
+    pad_narrower_images: bool = False   # ssd/padding.py, after augmentation as at inference
     weights: list[float] | None = None
     shuffle: bool = True
     shuffle_buffer: int = 2048
@@ -172,6 +174,10 @@ class TrainInputs:
         if self.augment is not None:
             image = limit_size(image, AUGMENT_MAX_SIDE)
             image, boxes, classes, ignore = self.augment(image, boxes, classes, ignore)
+        if self.pad_narrower_images:
+            width = tf.shape(image)[1]
+            image, left, total = padding.pad_columns(image, self.input_size)
+            boxes = padding.boxes_into_padded(boxes, width, left, total)
         targets = self.target_assigner(boxes, classes, ignore)
         features = {
             "image": preprocess_images(image[None], self.input_size)[0],

@@ -194,7 +194,7 @@ def train(pipeline, options: TrainOptions) -> dict:
         pipeline.train_input_reader, sources, batch_size=tc.batch_size, input_size=cfg.input_size,
         target_assigner=SsdTargetAssigner(cfg, model.anchors_corners),
         augment=augment.augmentation_from_proto(tc.data_augmentation_options),
-        seed=options.seed)
+        pad_narrower_images=cfg.pad_narrower_images, seed=options.seed)
     dist_ds = strategy.distribute_datasets_from_function(inputs.dataset)
     iterator = iter(dist_ds)
     clip_norm = tc.gradient_clipping_by_norm
