@@ -24,6 +24,7 @@ cores. TensorFlow is imported lazily, so a TFLite-only run never loads it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -36,6 +37,7 @@ import numpy as np
 from common.errors import UserError
 from common.frozen_graph import read_graph_def
 from detect.detections import Detections
+from ssd import padding
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ TILE_MERGE_IOU = 0.5
 TILE_EDGE_PX = 2.0
 OUTPUT_NAMES = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 LABEL_MAP_NAME = "label_map.pbtxt"
+EXPORT_INFO_NAME = "export_info.json"
 
 
 def resolve_model(path: str | os.PathLike, format: str | None = None) -> tuple[str, Path]:
@@ -114,14 +117,32 @@ def resolve_model(path: str | os.PathLike, format: str | None = None) -> tuple[s
     return format or guessed, p
 
 
+def _beside_model(model_path: Path, name: str) -> Path | None:
+    """The export's own file `name`: in the export dir, or beside a model file in it."""
+    for d in (model_path if model_path.is_dir() else model_path.parent,
+              model_path.parent, model_path.parent.parent):
+        if (d / name).is_file():
+            return d / name
+    return None
+
+
 def _find_label_names(model_path: Path) -> list[str] | None:
     from data_prep.label_map import read_label_map
 
-    for d in (model_path if model_path.is_dir() else model_path.parent,
-              model_path.parent, model_path.parent.parent):
-        if (d / LABEL_MAP_NAME).is_file():
-            return read_label_map(d / LABEL_MAP_NAME)
-    return None
+    path = _beside_model(model_path, LABEL_MAP_NAME)
+    return read_label_map(path) if path is not None else None
+
+
+def _pads_narrower_images(model_path: Path) -> bool:
+    """Whether the export pads narrower pictures (ssd/padding.py), from its
+    export_info.json; a model file without one (or an older export) does not."""
+    path = _beside_model(model_path, EXPORT_INFO_NAME)
+    if path is None:
+        return False
+    try:
+        return bool(json.loads(path.read_text()).get("pad_narrower_images", False))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: not a readable export_info.json ({exc})") from None
 
 
 class _FrozenGraph:
@@ -245,6 +266,9 @@ class Detector:
         self.label_names = list(label_names) if label_names is not None \
             else _find_label_names(self.path)
         self._backend = _BACKENDS[self.format](self.path, num_threads)
+        # The graph formats pad inside the graph; TFLite and ONNX take pixels at the
+        # model size, so the padding is done here, before their resize.
+        self.pad_narrower_images = _pads_narrower_images(self.path)
         log.info("loaded %s model %s", self.format, self.path)
 
     @property
@@ -265,8 +289,14 @@ class Detector:
         return found
 
     def _run(self, rgb: np.ndarray) -> Detections:
-        boxes, scores, classes, num = self._backend.run(rgb)
         h, w = rgb.shape[:2]
+        size = self.input_size
+        if self.pad_narrower_images and size is not None:
+            padded, left, total = padding.pad_columns(rgb, size)
+            boxes, scores, classes, num = self._backend.run(padded)
+            boxes = padding.boxes_out_of_padded(boxes, w, left, total)
+        else:
+            boxes, scores, classes, num = self._backend.run(rgb)
         return Detections.from_normalized(boxes[0], scores[0], classes[0], np.ravel(num)[0],
                                           w, h, self.label_names)
 

@@ -45,6 +45,7 @@ from detect.detector import FORMAT_FILES, FORMATS, OUTPUT_NAMES, Detector
 from data_prep.label_map import write_label_map
 from export_lib import tflite_convert
 from export_lib.compare import Agreement
+from ssd import padding
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,16 @@ EXPORT_MARKER = "export_info.json"  # written last: marks a finished handtrack e
 
 
 def inference_fn_from_model(model: Any) -> InferenceFn:
-    """preprocess -> model(x, training=False) -> postprocess, as one callable.
+    """preprocess -> model(x, training=False) -> postprocess, as one callable; the
+    model's own `detect` where it has one (SSDDetector: it also maps the boxes of a
+    picture it padded back to that picture, ssd/padding.py).
 
     `model.preprocess` must accept uint8 and float32 pixel batches (a tf.cast
     to float32 first does that).
     """
+    if hasattr(model, "detect"):
+        return model.detect
+
     def inference_fn(images: tf.Tensor) -> Mapping[str, tf.Tensor]:
         x = model.preprocess(images)
         return model.postprocess(model(x, training=False))
@@ -197,12 +203,16 @@ def _convert_in_child(saved_model: Path, out: Path, calibration: Path) -> None:
             f"ssd.postprocess.batched_nms. Converter output:\n{tail}")
 
 
-def _to_model_size(img: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
-    """The same resize the Detector applies before a TFLite or ONNX run (cv2 bilinear)."""
+def _to_model_size(img: np.ndarray, input_size: tuple[int, int],
+                   pad_narrower_images: bool = False) -> np.ndarray:
+    """The same padding and resize the Detector applies before a TFLite or ONNX run
+    (ssd/padding.py, then cv2 bilinear)."""
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise UserError(f"representative images must be uint8 [H, W, 3], got "
                         f"{img.dtype} {list(img.shape)}")
+    if pad_narrower_images:
+        img = padding.pad_columns(img, input_size)[0]
     h, w = input_size
     if img.shape[:2] == (h, w):
         return img
@@ -234,7 +244,8 @@ def verify_formats(export_dir: Path, images_rgb: Sequence[np.ndarray],
     try:
         size = next((d.input_size for d in detectors.values() if d.input_size), None)
         if size is not None:
-            images_rgb = [_to_model_size(img, size) for img in images_rgb]
+            pad = detectors[reference].pad_narrower_images
+            images_rgb = [_to_model_size(img, size, pad) for img in images_rgb]
         dets = {f: [d.detect_rgb(img) for img in images_rgb] for f, d in detectors.items()}
     finally:
         for d in detectors.values():
@@ -260,7 +271,8 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
                num_verify: int = 10,
                class_id_offset: float = 1.0,
                formats: Sequence[str] = FORMATS,
-               overwrite: bool = False) -> ExportResult:
+               overwrite: bool = False,
+               pad_narrower_images: bool = False) -> ExportResult:
     """Write every format of `inference_fn` to `out_dir` (atomically) and verify them.
 
     inference_fn: images uint8/float32 [B, H, W, 3] RGB pixels -> dict with
@@ -268,6 +280,9 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
       detection_classes [B,N] (0-based; `class_id_offset` is added, OD-API
       convention), num_detections [B].
     input_size: (h, w) of the model; the fixed TFLite input size.
+    pad_narrower_images: the model pads narrower pictures (ssd/padding.py): recorded in
+      export_info.json, where the Detector reads it before its own resize for TFLite
+      and ONNX; the graph formats pad inside `inference_fn`.
     representative_images: RGB uint8 [H, W, 3] images (any size); the first
       `num_representative` calibrate int8, the first `num_verify` are used to
       compare formats.
@@ -287,12 +302,14 @@ def export_all(inference_fn: InferenceFn, out_dir: str | os.PathLike, *,
         if len(images) >= max(num_representative, num_verify):
             break
         images.append(np.asarray(img))
-    calib = [_to_model_size(img, input_size) for img in images[:num_representative]]
+    calib = [_to_model_size(img, input_size, pad_narrower_images)
+             for img in images[:num_representative]]
     verify = images[:num_verify]
 
     with atomic_dir(final, replace=True) as tmp:
         info: dict[str, Any] = {
             "input_size": list(input_size), "labels": list(label_names),
+            "pad_narrower_images": bool(pad_narrower_images),
             "formats": {}, "tensorflow": tf.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "representative_images": len(calib),
@@ -359,4 +376,6 @@ def check_replaceable(final: Path) -> None:
 
 def export_model(model: Any, out_dir: str | os.PathLike, **kwargs: Any) -> ExportResult:
     """`export_all` for a model with preprocess / __call__ / postprocess."""
+    config = getattr(model, "config", None)
+    kwargs.setdefault("pad_narrower_images", bool(getattr(config, "pad_narrower_images", False)))
     return export_all(inference_fn_from_model(model), out_dir, **kwargs)

@@ -114,7 +114,7 @@ class SSDDetector(tf_keras.Model):
             shape = tf.shape(images)
             total = padding.padded_width(shape[1], shape[2], self.config.input_size)
             out = dict(out, detection_boxes=padding.boxes_out_of_padded(
-                out["detection_boxes"], shape[2], (total - shape[2]) // 2, total))
+                out["detection_boxes"], shape[2], padding.left_bar(shape[2], total), total))
         return out
 
     def slim_variable_map(self) -> dict[str, tf.Variable]:

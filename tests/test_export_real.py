@@ -78,10 +78,15 @@ def test_evaluate_cli_scores_an_exported_model(real_export, trained_tiny_checkpo
     assert ap50["tflite_int8"] >= ap50["frozen"] - 0.1, ap50  # measured 0.436 vs 0.443
 
 
-def test_a_non_square_input_keeps_boxes_in_place(trained_tiny_checkpoint, tmp_path):
+@pytest.mark.parametrize("pad", [False, True], ids=["stretched", "padded"])
+def test_a_non_square_input_keeps_boxes_in_place(trained_tiny_checkpoint, tmp_path, pad):
     """A 4:3 model (height != width) must read frames and place boxes the same way in the
     checkpoint and in the exported graphs: swapping height and width anywhere in export or
-    the Detector would move every box, and the held-out AP with it."""
+    the Detector would move every box, and the held-out AP with it. Padded: the square
+    blob pictures get side bars (pad_narrower_images) in the checkpoint's evaluation, in
+    the frozen graph and in the Detector before TFLite, and every box comes back out of
+    them; a reader that forgot the bars, or to take them off the boxes, would move the
+    boxes sideways."""
     from config.loader import load_pipeline, save_pipeline
     from tests.conftest import run_together
 
@@ -89,6 +94,7 @@ def test_a_non_square_input_keeps_boxes_in_place(trained_tiny_checkpoint, tmp_pa
     cfg = load_pipeline(config)
     resizer = cfg.model.ssd.image_resizer.fixed_shape_resizer
     resizer.width = resizer.height * 4 // 3
+    resizer.pad_narrower_images = pad
     wide = tmp_path / "wide.config"
     save_pipeline(cfg, wide)
     out = tmp_path / "wide_export"
@@ -101,18 +107,29 @@ def test_a_non_square_input_keeps_boxes_in_place(trained_tiny_checkpoint, tmp_pa
     assert res.returncode == 0, res.stderr[-3000:]
     info = json.loads((out / "export_info.json").read_text())
     assert info["input_size"] == [resizer.height, resizer.width]
+    assert info["pad_narrower_images"] is pad
     assert info["agreement_vs_frozen"]["tflite"]["within_tolerance"], info["agreement_vs_frozen"]
+    held_out = []   # the trained blobs' own held-out pictures are 4:3: nothing to pad
+    if pad:
+        from data_prep.import_annotations import import_csv
+        from tests.synthetic_data import make_images
+
+        square = make_images(tmp_path / "square", count=64, size=(96, 96), seed=11)
+        import_csv(square, tmp_path / "square" / "images", tmp_path / "square_prepared",
+                   split="random", fractions=(0.5, 0.0, 0.5), progress=False)
+        held_out = ["--records", str(tmp_path / "square_prepared" / "records" / "eval.record-*")]
     runs = run_together(
         [([sys.executable, "evaluate.py", "--pipeline", str(wide), "--checkpoint", str(model_dir),
-           "--out", str(tmp_path / "checkpoint")], env)]
+           "--out", str(tmp_path / "checkpoint"), *held_out], env)]
         + [([sys.executable, "evaluate.py", "--pipeline", str(wide), "--model", str(out),
-             "--format", fmt, "--out", str(tmp_path / fmt)], env) for fmt in ("frozen", "tflite")],
+             "--format", fmt, "--out", str(tmp_path / fmt), *held_out], env)
+           for fmt in ("frozen", "tflite")],
         timeout=300)
     ap50 = {}
     for name, run in zip(("checkpoint", "frozen", "tflite"), runs):
         assert run.returncode == 0, run.stderr[-2000:]
         ap50[name] = json.loads((tmp_path / name / "metrics.json").read_text())["metrics"]["AP50"]
-    print("held-out AP50 read at 4:3:", ap50)  # shown with -s
+    print(f"held-out AP50 read at 4:3 ({'padded' if pad else 'stretched'}):", ap50)  # shown with -s
     assert ap50["checkpoint"] > 0.1, ap50   # the square model still finds the blobs at 4:3
     assert abs(ap50["frozen"] - ap50["checkpoint"]) < 0.05, ap50
     assert abs(ap50["tflite"] - ap50["checkpoint"]) < 0.05, ap50

@@ -83,3 +83,13 @@ def test_training_pads_a_square_picture_and_moves_its_box():
     # The painted columns 0..30 of 60 (80 padded) become 5..20 of 40 (the box), rows 15..45 of 60 -> 7.5..22.5.
     assert (cols.min(), cols.max() + 1) == (5, 20)
     assert 7 <= rows.min() <= 8 and 22 <= rows.max() + 1 <= 23
+
+
+def test_numpy_and_tf_pad_the_same_columns():
+    image = np.random.default_rng(0).integers(0, 255, [30, 31, 3], dtype=np.uint8)
+    padded_np, left_np, total_np = padding.pad_columns(image, FOUR_THREE)
+    padded_tf, left_tf, total_tf = padding.pad_columns(tf.constant(image), FOUR_THREE)
+    assert (left_np, total_np) == (int(left_tf), int(total_tf))
+    np.testing.assert_array_equal(padded_np, padded_tf.numpy())
+    wide = np.zeros([30, 50, 3], np.uint8)
+    assert padding.pad_columns(wide, FOUR_THREE)[0] is wide
