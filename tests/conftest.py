@@ -166,3 +166,29 @@ def trained_tiny_checkpoint(tmp_path_factory):
     train(cfg, TrainOptions(model_dir=root / "run", num_steps=steps, checkpoint_every=steps,
                             summary_images_every=0, seed=1))
     return path, root / "run", root / "prepared"
+
+
+def export_at_4x3(trained_tiny_checkpoint, out_dir: Path, pad: bool,
+                  formats: Sequence[str]) -> tuple[Path, Path]:
+    """The trained tiny model read at 4:3 (its height kept, so its anchors are unchanged),
+    with or without pad_narrower_images, exported by export.py: (config, export dir)."""
+    import os
+    import sys
+
+    from config.loader import load_pipeline, save_pipeline
+
+    config, model_dir, records = trained_tiny_checkpoint
+    cfg = load_pipeline(config)
+    resizer = cfg.model.ssd.image_resizer.fixed_shape_resizer
+    resizer.width, resizer.pad_narrower_images = resizer.height * 4 // 3, pad
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wide, out = out_dir / "wide.config", out_dir / "wide_export"
+    save_pipeline(cfg, wide)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    res = subprocess.run(
+        [sys.executable, "export.py", "--pipeline", str(wide), "--checkpoint", str(model_dir),
+         "--out", str(out), "--formats", *formats, "--num-verify", "4",
+         "--representative-data", str(records / "records" / "train.record-*")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return wide, out

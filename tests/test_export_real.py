@@ -87,24 +87,13 @@ def test_a_non_square_input_keeps_boxes_in_place(trained_tiny_checkpoint, tmp_pa
     the frozen graph and in the Detector before TFLite, and every box comes back out of
     them; a reader that forgot the bars, or to take them off the boxes, would move the
     boxes sideways."""
-    from config.loader import load_pipeline, save_pipeline
-    from tests.conftest import run_together
+    from config.loader import load_pipeline
+    from tests.conftest import export_at_4x3, run_together
 
-    config, model_dir, records = trained_tiny_checkpoint
-    cfg = load_pipeline(config)
-    resizer = cfg.model.ssd.image_resizer.fixed_shape_resizer
-    resizer.width = resizer.height * 4 // 3
-    resizer.pad_narrower_images = pad
-    wide = tmp_path / "wide.config"
-    save_pipeline(cfg, wide)
-    out = tmp_path / "wide_export"
+    model_dir = trained_tiny_checkpoint[1]
+    wide, out = export_at_4x3(trained_tiny_checkpoint, tmp_path, pad, formats=("frozen", "tflite"))
+    resizer = load_pipeline(wide).model.ssd.image_resizer.fixed_shape_resizer
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
-    res = subprocess.run(
-        [sys.executable, "export.py", "--pipeline", str(wide), "--checkpoint", str(model_dir),
-         "--out", str(out), "--formats", "frozen", "tflite", "--num-verify", "4",
-         "--representative-data", str(records / "records" / "train.record-*")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
     info = json.loads((out / "export_info.json").read_text())
     assert info["input_size"] == [resizer.height, resizer.width]
     assert info["pad_narrower_images"] is pad

@@ -147,23 +147,11 @@ def test_cpp_example_pads_square_pictures_as_python_does(trained_tiny_checkpoint
     why = _cpp_toolchain()
     if why:
         pytest.skip(why)
-    from config.loader import load_pipeline, save_pipeline
+    from tests.conftest import export_at_4x3
     from training.inputs import ExampleDecoder
 
-    config, model_dir, records = trained_tiny_checkpoint
-    cfg = load_pipeline(config)
-    resizer = cfg.model.ssd.image_resizer.fixed_shape_resizer
-    resizer.width, resizer.pad_narrower_images = resizer.height * 4 // 3, True
-    padded = tmp_path / "padded.config"
-    save_pipeline(cfg, padded)
-    out = tmp_path / "padded_export"
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    res = subprocess.run(
-        [sys.executable, "export.py", "--pipeline", str(padded), "--checkpoint", str(model_dir),
-         "--out", str(out), "--formats", "frozen", "onnx", "--num-verify", "2",
-         "--representative-data", str(records / "records" / "train.record-*")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
+    records = trained_tiny_checkpoint[2]
+    _, out = export_at_4x3(trained_tiny_checkpoint, tmp_path, pad=True, formats=("frozen", "onnx"))
     pictures = [name_image_boxes[1] for name_image_boxes in ExampleDecoder().images(
         [str(p) for p in sorted((records / "records").glob("eval.record-*"))])][:4]
     squares = [cv2.cvtColor(np.ascontiguousarray(p[:, :p.shape[0]]), cv2.COLOR_RGB2BGR)
