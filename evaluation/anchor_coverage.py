@@ -25,10 +25,13 @@ from common.cli import parse_command_line, run_main
 from detect.detections import box_iou
 
 
-def labelled_boxes(files: Sequence[str]) -> np.ndarray:
-    """Normalised (ymin, xmin, ymax, xmax) of every box that is not an ignore region."""
+def labelled_boxes(files: Sequence[str], padded_for: tuple[int, int] | None = None) -> np.ndarray:
+    """Normalised (ymin, xmin, ymax, xmax) of every box that is not an ignore region;
+    `padded_for` (a model's input size): in the picture as a model with
+    pad_narrower_images reads it, side bars included (ssd/padding.py)."""
     import tensorflow as tf
 
+    from ssd import padding
     from training.inputs import ExampleDecoder
 
     decoder = ExampleDecoder()
@@ -36,7 +39,12 @@ def labelled_boxes(files: Sequence[str]) -> np.ndarray:
     for serialized in tf.data.TFRecordDataset(list(files)):
         ex = decoder(serialized)
         keep = (ex["classes"].numpy() > 0) & (ex["ignore"].numpy() == 0)
-        boxes.append(ex["boxes"].numpy()[keep])
+        found = ex["boxes"]
+        if padded_for is not None:
+            height, width = ex["image"].shape[:2]
+            total = padding.padded_width(height, width, padded_for)
+            found = padding.boxes_into_padded(found, width, padding.left_bar(width, total), total)
+        boxes.append(found.numpy()[keep])
     return np.concatenate(boxes).astype(np.float64) if boxes else np.zeros((0, 4))
 
 
@@ -82,8 +90,12 @@ def main(argv=None) -> int:
     for path in args.pipeline:
         pipeline = load_pipeline(path)
         threshold = pipeline.model.ssd.matcher.argmax_matcher.matched_threshold
-        anchors = build_from_pipeline(pipeline).anchors_corners.astype(np.float64)
-        for pattern, boxes in sets.items():
+        model = build_from_pipeline(pipeline)
+        anchors = model.anchors_corners.astype(np.float64)
+        padded = {pattern: labelled_boxes(expand_patterns([pattern], "--records", unique=True),
+                                          padded_for=model.config.input_size)
+                  for pattern in args.records} if model.config.pad_narrower_images else sets
+        for pattern, boxes in padded.items():
             c = coverage(boxes, anchors, threshold)
             results.append({"pipeline": str(path), "records": pattern, **c})
             share = "—" if c["uncovered_share"] is None else f"{c['uncovered_share']:.2f}"

@@ -67,3 +67,25 @@ def test_a_glob_that_matches_nothing_is_one_error_line(tmp_path):
                              "--records", str(tmp_path / "nothing-*.record")],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     one_error_line(result, "--records")
+
+
+def test_a_padded_model_sees_a_square_pictures_boxes_inside_its_bars(tmp_path):
+    """pad_narrower_images: a 4:3 model reads a square picture with side bars, so the
+    boxes it must match lie in the middle three quarters of its input, not stretched
+    across all of it."""
+    import cv2
+
+    from data_prep.annotations import Box, ImageAnn
+    from data_prep.tfrecords import build_example
+
+    image = tmp_path / "square.jpg"
+    cv2.imwrite(str(image), np.zeros((90, 90, 3), np.uint8))
+    ann = ImageAnn("square.jpg", image, 90, 90, "g", [Box("hand", 0, 0, 90, 45)])
+    record = tmp_path / "square.record"
+    import tensorflow as tf
+    with tf.io.TFRecordWriter(str(record)) as writer:
+        writer.write(build_example(ann, image.read_bytes(), "jpeg", {"hand": 1}).SerializeToString())
+    stretched = labelled_boxes([str(record)])
+    padded = labelled_boxes([str(record)], padded_for=(300, 400))
+    np.testing.assert_allclose(stretched, [[0, 0, 0.5, 1]], atol=1e-6)
+    np.testing.assert_allclose(padded, [[0, 0.125, 0.5, 0.875]], atol=1e-6)
