@@ -699,6 +699,12 @@ PADDED_MEANS_AT_4X3 = {"bv_bs_weighted": "bs_v2_padded_at_4x3_seed7",
                        "bx_bu_weighted": "bu_v2_mined_padded_at_4x3_seed9"}
 PADDED_SOUP_AT_4X3 = "by_vwx_soup_padded_at_4x3"
 BQ_READ_PADDED = "bz_bq_read_padded"
+# by met (1), (2) and (4) but not (3): its int8 export fired on 39 webcam, 13 close-up and 185
+# rps hand-free crops (limits 30, 7, 144). ca, written after that and before it is scored:
+# the equal mean of v4's weights and by's, read at 400x300 with the padding (both start from
+# i's step 1000, as br's did), under the same rule, on the guess that v4's half keeps v4's
+# quiet backgrounds and by's half keeps part of its egocentric and webcam gains.
+V4_PADDED_SOUP_AT_4X3 = "ca_v4by_padded_at_4x3"
 
 
 def write_padded_at_4x3(here: Path) -> None:
@@ -713,7 +719,10 @@ def write_padded_at_4x3(here: Path) -> None:
     write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in PADDED_MEANS_AT_4X3.items()},
                           PADDED_SOUP_AT_4X3: ("bs_v2_padded_at_4x3_seed7",
                                                f"the equal mean of {', '.join(PADDED_MEANS_AT_4X3)} "
-                                               f"(w's soup)")},
+                                               f"(w's soup)"),
+                          V4_PADDED_SOUP_AT_4X3: ("bs_v2_padded_at_4x3_seed7",
+                                                  f"the equal mean of v4's weights and "
+                                                  f"{PADDED_SOUP_AT_4X3}'s")},
                    suffix=", narrower pictures padded to 4:3")
 
 
