@@ -242,26 +242,23 @@ for run in "${runs[@]}"; do
     ego4_v4_soup)
       with_v4 train_dir/ego4_w/ckpt-2000 ;;
     # A 4:3 input (400x300): v4's weights read at it (bj); v4's three walks from i's step 1000
-    # at it (bk, bl, bm: m's, r's and t's configs and seeds), o's mean of each, w's soup.
+    # at it (bk, bl, bm: m's, r's and t's configs and seeds), o's mean of each, w's soup (bq),
+    # and its mean with v4 (br). The same with pictures narrower than 4:3 padded, not
+    # stretched: bq's weights read so (bz), the walks (bs, bt, bu), the soup (by), ca.
     bj_v4_read_at_4x3)
       recover_v4
       average --checkpoints train_dir/v4_recovered/ckpt-1 ;;
-    bk_v2_at_4x3_seed7|bl_v2_at_4x3_seed8|bm_v2_mined_at_4x3_seed9)
-      walk "${run##*seed}" 250 ;;
-    bq_nop_soup_at_4x3)
-      average --checkpoints train_dir/{bn_bk_weighted,bo_bl_weighted,bp_bm_weighted}/ckpt-2000 ;;
-    br_v4bq_at_4x3)
-      with_v4 train_dir/bq_nop_soup_at_4x3/ckpt-2000 ;;
-    # At 4:3 with pictures narrower than 4:3 padded to it, not stretched: bq's weights read so
-    # (bz), and bk's, bl's and bm's walks trained so (bs, bt, bu), o's mean of each, w's soup.
     bz_bq_read_padded)
       average --checkpoints train_dir/bq_nop_soup_at_4x3/ckpt-2000 ;;
-    bs_v2_padded_at_4x3_seed7|bt_v2_padded_at_4x3_seed8|bu_v2_mined_padded_at_4x3_seed9)
+    b[kl]_v2_at_4x3_seed[78]|bm_v2_mined_at_4x3_seed9|b[st]_v2_padded_at_4x3_seed[78]|bu_v2_mined_padded_at_4x3_seed9)
       walk "${run##*seed}" 250 ;;
-    by_vwx_soup_padded_at_4x3)
-      average --checkpoints train_dir/{bv_bs_weighted,bw_bt_weighted,bx_bu_weighted}/ckpt-2000 ;;
-    ca_v4by_padded_at_4x3)
-      with_v4 train_dir/by_vwx_soup_padded_at_4x3/ckpt-2000 ;;
+    bq_nop_soup_at_4x3|by_vwx_soup_padded_at_4x3)
+      declare -A MEANS_AT_4X3=([bq_nop_soup_at_4x3]="bn_bk_weighted bo_bl_weighted bp_bm_weighted"
+                               [by_vwx_soup_padded_at_4x3]="bv_bs_weighted bw_bt_weighted bx_bu_weighted")
+      average --checkpoints $(printf 'train_dir/%s/ckpt-2000 ' ${MEANS_AT_4X3[$run]}) ;;
+    br_v4bq_at_4x3|ca_v4by_padded_at_4x3)
+      declare -A SOUP_AT_4X3=([br_v4bq_at_4x3]=bq_nop_soup_at_4x3 [ca_v4by_padded_at_4x3]=by_vwx_soup_padded_at_4x3)
+      with_v4 "train_dir/${SOUP_AT_4X3[$run]}/ckpt-2000" ;;
     *)
       # Short runs: more checkpoints kept and (all but j) every kept one scored, to pick what
       # to average.
