@@ -528,7 +528,9 @@ CV_AT_4X3_RUNS = {"u43": "cv_{fold}_u's weights read", "m43": "cv_{fold}_m",
 # written after by's checkpoint figures and before any mp43 trains: op43's mean over the four
 # folds is above o43's 0.745 (and o's 0.741), so the padded walks' egocentric gain on the
 # office video is not that video's alone. Puzzle and cards living room first, the folds where
-# reading at 4:3 lost (u43); chess if time allows.
+# reading at 4:3 lost (u43); chess if time allows. (It held: op43's four-fold mean 0.770
+# against 0.745, with office +0.114 and cards living room +0.033, puzzle -0.042 and chess
+# -0.007; see the model card.)
 CV_PADDED_AT_4X3_RUNS = {"mp43": "cv_{fold}_m", "op43": o_mean("cv_{fold}_mp43")}
 CV_SOUP_RUNS = {"r": "cv_{fold}_m's walk again with --seed 8",
                 "s": o_mean("cv_{fold}_r"),
@@ -703,7 +705,9 @@ BQ_READ_PADDED = "bz_bq_read_padded"
 # rps hand-free crops (limits 30, 7, 144). ca, written after that and before it is scored:
 # the equal mean of v4's weights and by's, read at 400x300 with the padding (both start from
 # i's step 1000, as br's did), under the same rule, on the guess that v4's half keeps v4's
-# quiet backgrounds and by's half keeps part of its egocentric and webcam gains.
+# quiet backgrounds and by's half keeps part of its egocentric and webcam gains. (ca failed
+# (1), close-up 0.981, and (3), firing on 32 egocentric, 39 webcam, 12 close-up and 204 rps
+# crops: v4 stayed; see the model card.)
 V4_PADDED_SOUP_AT_4X3 = "ca_v4by_padded_at_4x3"
 
 
