@@ -54,11 +54,8 @@ class SSDDetector(tf_keras.Model):
         """uint8/float RGB [B,H,W,3] in 0..255 -> float32 model input in [-1, 1].
 
         Bilinear resize to the fixed input size without keeping aspect ratio,
-        like the OD API's fixed_shape_resizer; with `pad_narrower_images`, a
-        narrower picture is padded first (`detect` then maps boxes back).
+        like the OD API's fixed_shape_resizer.
         """
-        if self.config.pad_narrower_images:
-            images = padding.pad_columns(images, self.config.input_size)[0]
         return preprocess_images(images, self.config.input_size)
 
     def call(self, images: tf.Tensor, training=None) -> dict[str, tf.Tensor]:
@@ -108,14 +105,15 @@ class SSDDetector(tf_keras.Model):
         }
 
     def detect(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Whole pictures [B,H,W,3] -> detections with boxes normalised to those pictures."""
-        out = self.postprocess(self(self.preprocess(images), training=False))
-        if self.config.pad_narrower_images:
-            shape = tf.shape(images)
-            total = padding.padded_width(shape[1], shape[2], self.config.input_size)
-            out = dict(out, detection_boxes=padding.boxes_out_of_padded(
-                out["detection_boxes"], shape[2], padding.left_bar(shape[2], total), total))
-        return out
+        """Whole pictures [B,H,W,3] -> detections with boxes normalised to those pictures
+        (with `pad_narrower_images`, padded first and their boxes taken back out of the bars)."""
+        if not self.config.pad_narrower_images:
+            return self.postprocess(self(self.preprocess(images), training=False))
+        width = tf.shape(images)[2]
+        padded, left, total = padding.pad_columns(images, self.config.input_size)
+        out = self.postprocess(self(self.preprocess(padded), training=False))
+        return dict(out, detection_boxes=padding.boxes_out_of_padded(
+            out["detection_boxes"], width, left, total))
 
     def slim_variable_map(self) -> dict[str, tf.Variable]:
         """Every variable under its Object Detection API checkpoint name."""
