@@ -25,26 +25,37 @@ from common.cli import parse_command_line, run_main
 from detect.detections import box_iou
 
 
-def labelled_boxes(files: Sequence[str], padded_for: tuple[int, int] | None = None) -> np.ndarray:
-    """Normalised (ymin, xmin, ymax, xmax) of every box that is not an ignore region;
-    `padded_for` (a model's input size): in the picture as a model with
-    pad_narrower_images reads it, side bars included (ssd/padding.py)."""
+Labelled = list[tuple[int, int, np.ndarray]]   # per picture: height, width, its boxes
+
+
+def read_labelled(files: Sequence[str]) -> Labelled:
+    """Per picture, its size and the normalised (ymin, xmin, ymax, xmax) of every box that
+    is not an ignore region: read once, then placed for each pipeline by labelled_boxes."""
     import tensorflow as tf
 
-    from ssd import padding
     from training.inputs import ExampleDecoder
 
     decoder = ExampleDecoder()
-    boxes = []
+    pictures = []
     for serialized in tf.data.TFRecordDataset(list(files)):
         ex = decoder(serialized)
         keep = (ex["classes"].numpy() > 0) & (ex["ignore"].numpy() == 0)
-        found = ex["boxes"]
+        height, width = ex["image"].shape[:2]
+        pictures.append((int(height), int(width), ex["boxes"].numpy()[keep]))
+    return pictures
+
+
+def labelled_boxes(pictures: Labelled, padded_for: tuple[int, int] | None = None) -> np.ndarray:
+    """Every picture's boxes, one array; `padded_for` (a model's input size): in the picture
+    as a model with pad_narrower_images reads it, side bars included (ssd/padding.py)."""
+    from ssd import padding
+
+    boxes = []
+    for height, width, found in pictures:
         if padded_for is not None:
-            height, width = ex["image"].shape[:2]
             total = padding.padded_width(height, width, padded_for)
             found = padding.boxes_into_padded(found, width, padding.left_bar(width, total), total)
-        boxes.append(found.numpy()[keep])
+        boxes.append(found)
     return np.concatenate(boxes).astype(np.float64) if boxes else np.zeros((0, 4))
 
 
@@ -82,7 +93,7 @@ def main(argv=None) -> int:
     from config.paths import expand_patterns
     from ssd.builder import build_from_pipeline
 
-    sets = {pattern: labelled_boxes(expand_patterns([pattern], "--records", unique=True))
+    sets = {pattern: read_labelled(expand_patterns([pattern], "--records", unique=True))
             for pattern in args.records}
     results = []
     print("| pipeline | anchors | records | boxes | below matched_threshold | median best IoU |")
@@ -92,11 +103,9 @@ def main(argv=None) -> int:
         threshold = pipeline.model.ssd.matcher.argmax_matcher.matched_threshold
         model = build_from_pipeline(pipeline)
         anchors = model.anchors_corners.astype(np.float64)
-        padded = {pattern: labelled_boxes(expand_patterns([pattern], "--records", unique=True),
-                                          padded_for=model.config.input_size)
-                  for pattern in args.records} if model.config.pad_narrower_images else sets
-        for pattern, boxes in padded.items():
-            c = coverage(boxes, anchors, threshold)
+        padded_for = model.config.input_size if model.config.pad_narrower_images else None
+        for pattern, pictures in sets.items():
+            c = coverage(labelled_boxes(pictures, padded_for), anchors, threshold)
             results.append({"pipeline": str(path), "records": pattern, **c})
             share = "—" if c["uncovered_share"] is None else f"{c['uncovered_share']:.2f}"
             median = "—" if c["median_best_iou"] is None else f"{c['median_best_iou']:.2f}"

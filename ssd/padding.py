@@ -66,13 +66,17 @@ def pad_columns(image: Any, input_size: tuple[int, int]) -> tuple[Any, Any, Any]
 
 
 def boxes_into_padded(boxes: Any, width: Any, left: Any, total: Any) -> Any:
-    """Normalised (ymin, xmin, ymax, xmax) boxes of the picture -> of the padded picture
-    (TF: training, where the boxes are tensors)."""
-    import tensorflow as tf
+    """Normalised (ymin, xmin, ymax, xmax) boxes of the picture -> of the padded picture.
+    TF tensors stay tensors (training); numpy arrays stay arrays (anchor coverage)."""
+    if _is_tf(boxes):
+        import tensorflow as tf
 
-    width, left, total = (tf.cast(v, boxes.dtype) for v in (width, left, total))
-    y0, x0, y1, x1 = tf.unstack(boxes, axis=-1)
-    return tf.stack([y0, (x0 * width + left) / total, y1, (x1 * width + left) / total], axis=-1)
+        width, left, total = (tf.cast(v, boxes.dtype) for v in (width, left, total))
+        y0, x0, y1, x1 = tf.unstack(boxes, axis=-1)
+        return tf.stack([y0, (x0 * width + left) / total, y1, (x1 * width + left) / total], axis=-1)
+    boxes = np.array(boxes, copy=True)
+    boxes[..., [1, 3]] = (boxes[..., [1, 3]] * width + left) / total
+    return boxes
 
 
 def boxes_out_of_padded(boxes: Any, width: Any, left: Any, total: Any) -> Any:

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from evaluation.anchor_coverage import coverage, labelled_boxes
+from evaluation.anchor_coverage import coverage, labelled_boxes, read_labelled
 from ssd.anchors import SsdAnchorSpec, center_size_to_corners, generate_anchors
 from tests.cli_checks import one_error_line
 from tests.conftest import REPO_ROOT
@@ -53,7 +53,8 @@ def test_cli_compares_two_configs_on_real_records(tiny_records, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(out.read_text())
     assert [r["pipeline"] for r in rows] == [str(zoo_path), str(small_path)]
-    boxes = labelled_boxes([str(p) for p in sorted((tiny_records / "records").glob("*.record-*"))])
+    boxes = labelled_boxes(read_labelled(
+        [str(p) for p in sorted((tiny_records / "records").glob("*.record-*"))]))
     assert rows[0]["boxes"] == rows[1]["boxes"] == len(boxes) > 0
     # More anchors (every aspect ratio in the lowest layer) at 96x96: 6x6 lowest map.
     assert rows[1]["anchors"] > rows[0]["anchors"]
@@ -85,7 +86,8 @@ def test_a_padded_model_sees_a_square_pictures_boxes_inside_its_bars(tmp_path):
     import tensorflow as tf
     with tf.io.TFRecordWriter(str(record)) as writer:
         writer.write(build_example(ann, image.read_bytes(), "jpeg", {"hand": 1}).SerializeToString())
-    stretched = labelled_boxes([str(record)])
-    padded = labelled_boxes([str(record)], padded_for=(300, 400))
+    pictures = read_labelled([str(record)])
+    stretched = labelled_boxes(pictures)
+    padded = labelled_boxes(pictures, padded_for=(300, 400))
     np.testing.assert_allclose(stretched, [[0, 0, 0.5, 1]], atol=1e-6)
     np.testing.assert_allclose(padded, [[0, 0.125, 0.5, 0.875]], atol=1e-6)
