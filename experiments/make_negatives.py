@@ -12,14 +12,23 @@ false detections on the training images (away from every box) instead:
 random crops rarely hold what fools a trained model (v3's worst webcam false
 detection is a brown armchair at 0.94), its own mistakes always do.
 
+With --mine-on crops it also keeps the hand-free crops (cut as
+evaluation.false_positives cuts the held-out ones, --per-image of each training
+image) that the model fires on: a detection on a whole picture is rare where
+hands fill it (close-ups), while the zoomed-in crops the held-out count uses are
+what a quiet model must get right.
+
     python3 experiments/make_negatives.py --out data/negatives
     python3 experiments/make_negatives.py --mine-with exported_models/handtrack_default \
         --out data/mined_negatives
+    python3 experiments/make_negatives.py --mine-with EXPORT --mine-on images crops \
+        --per-image 4 --out data/mined_negatives_by
 """
 from __future__ import annotations
 
 import argparse
 import glob
+import itertools
 import sys
 from pathlib import Path
 
@@ -36,13 +45,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="data", help="folder holding the imported sets")
     p.add_argument("--out", default="data/negatives", help="output folder (records/)")
-    p.add_argument("--per-image", type=int, default=1, help="crops per training image")
+    p.add_argument("--per-image", type=int, default=1,
+                   help="hand-free crops per training image (with --mine-on crops: the candidates)")
     p.add_argument("--mine-with", default=None, metavar="MODEL",
                    help="exported model: crop around its false detections instead")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS,
                    help="the imported sets to cut from")
     p.add_argument("--threshold", type=float, default=0.3,
                    help="with --mine-with: score of a false detection worth a crop")
+    p.add_argument("--mine-on", nargs="+", choices=("images", "crops"), default=["images"],
+                   help="with --mine-with: crop around its detections on whole training "
+                        "images, and/or keep the hand-free crops it fires on")
     args = p.parse_args(argv)
     import cv2
     import tensorflow as tf
@@ -67,8 +80,13 @@ def main(argv=None) -> int:
         files = sorted(glob.glob(f"{args.data}/{name}/records/train.record-*"))
         target = out / f"train-{name}.record"
         with atomic_path(target) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
-            crops = (mined_crops(files, detector, args.threshold) if detector
-                     else crops_from_records(files, args.per_image))
+            if detector is None:
+                crops = crops_from_records(files, args.per_image)
+            else:
+                crops = itertools.chain(
+                    mined_crops(files, detector, args.threshold) if "images" in args.mine_on else (),
+                    fired_crops(files, detector, args.threshold, args.per_image)
+                    if "crops" in args.mine_on else ())
             for crop_name, crop in crops:
                 ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
                                         [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -99,6 +117,17 @@ def mined_crops(files, detector, threshold: float):
         # A wide margin: a fingertip at the crop's edge would teach "no hand" on a hand.
         for i, (y0, x0, y1, x1) in enumerate(crops_around(h, w, boxes, found, margin=0.25)):
             yield f"{name}#mined{i}", np.ascontiguousarray(image[y0:y1, x0:x1])
+
+
+
+def fired_crops(files, detector, threshold: float, per_image: int):
+    """(name, RGB crop) for each hand-free crop of a training image that `detector`
+    fires on at >= threshold."""
+    from evaluation.false_positives import crops_from_records
+
+    for name, crop in crops_from_records(files, per_image):
+        if len(detector.detect_rgb(crop).filter(threshold)):
+            yield name.replace("#", "#fired"), crop
 
 
 if __name__ == "__main__":

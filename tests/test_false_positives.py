@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from evaluation.false_positives import crops_around, hand_free_crops
+from evaluation.false_positives import crops_around, crops_from_records, hand_free_crops
 from tests.conftest import REPO_ROOT, webcam_subset_records
 
 
@@ -68,7 +68,6 @@ def test_cli_counts_detections_of_the_shipped_model(shared_dir, tmp_path):
     """Real records, the shipped int8 model: the JSON's count matches a direct
     run of the same model on the same crops."""
     from detect.detector import Detector
-    from evaluation.false_positives import crops_from_records
 
     records = str(webcam_subset_records(shared_dir, tmp_path, 12) / "train.record-*")
     out = tmp_path / "fp.json"
@@ -129,3 +128,16 @@ def test_mining_crops_around_the_models_own_false_detections(shared_dir, tmp_pat
         assert example["boxes"].shape[0] == 0
         h, w = example["image"].shape[:2]
         assert h == w == crop.shape[0] == crop.shape[1] >= 64
+    # --mine-on crops adds the hand-free crops (as the held-out count cuts them) that the
+    # model fires on, after the crops around its detections on whole pictures.
+    out = tmp_path / "neg_both"
+    run = subprocess.run(command[:-1] + [str(out), "--threshold", "0.05", "--mine-on", "images",
+                                         "crops", "--per-image", "2"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-1500:]
+    both = [decoder(s) for s in tf.data.TFRecordDataset(str(out / "records/train-webcam_hands.record"))]
+    fired = [crop for _, crop in crops_from_records(sorted(glob.glob(str(records / "train.record-*"))), 2)
+             if len(detector.detect_rgb(crop).filter(0.05))]
+    assert len(fired) >= 1 and len(both) == len(direct) + len(fired)
+    for example, crop in zip(both[len(direct):], fired):
+        assert example["boxes"].shape[0] == 0 and example["image"].shape == crop.shape
