@@ -485,6 +485,18 @@ def o_mean(walk: str) -> str:
     return f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and 2000 (x2)"
 
 
+def derive(here: Path, name: str, base: str, edit, what: str) -> None:
+    """`name`'s config: `base`'s changed by `edit(cfg)`, its header saying what it is."""
+    cfg = load_pipeline(here / base / "pipeline.config")
+    edit(cfg)
+    save_pipeline(cfg, here / name / "pipeline.config",
+                  header=f"{name}: {what} (written by experiments/make_configs.py)")
+
+
+def seed_of(walk: str) -> str:
+    return walk.rsplit("seed", 1)[1]
+
+
 def write_averages(here: Path, averages: dict[str, tuple[str, str]], suffix: str = "") -> None:
     """Weight averages keep the config of the walk they come from: name -> (walk, what it is)."""
     for name, (walk, what) in averages.items():
@@ -663,12 +675,8 @@ def write_at_4x3(here: Path) -> None:
                   header=f"{READ_AT_4X3}: v4's weights (w_osv_soup) read at {size}, anchors "
                          f"unchanged (written by experiments/make_configs.py)")
     for walk, base in WALKS_AT_4X3.items():
-        cfg = load_pipeline(here / base / "pipeline.config")
-        at_4x3(cfg)
-        save_pipeline(cfg, here / walk / "pipeline.config",
-                      header=f"{walk}: {base} at {size} (anchors unchanged: the height stays "
-                             f"{AT_4X3[0]}), --seed {walk.rsplit('seed', 1)[1]} "
-                             f"(written by experiments/make_configs.py)")
+        derive(here, walk, base, at_4x3, f"{base} at {size} (anchors unchanged: the height stays "
+                                         f"{AT_4X3[0]}), --seed {seed_of(walk)}")
     write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in MEANS_AT_4X3.items()},
                           SOUP_AT_4X3: ("bk_v2_at_4x3_seed7",
                                         f"the equal mean of {', '.join(MEANS_AT_4X3)} (w's soup)"),
@@ -712,14 +720,13 @@ V4_PADDED_SOUP_AT_4X3 = "ca_v4by_padded_at_4x3"
 
 
 def write_padded_at_4x3(here: Path) -> None:
-    for walk, unpadded in {**PADDED_WALKS_AT_4X3, BQ_READ_PADDED: SOUP_AT_4X3}.items():
-        cfg = load_pipeline(here / unpadded / "pipeline.config")
+    def pad(cfg) -> None:
         cfg.model.ssd.image_resizer.fixed_shape_resizer.pad_narrower_images = True
+
+    for walk, unpadded in {**PADDED_WALKS_AT_4X3, BQ_READ_PADDED: SOUP_AT_4X3}.items():
         what = ("bq's weights read" if walk == BQ_READ_PADDED
-                else f"{unpadded}'s walk, --seed {walk.rsplit('seed', 1)[1]},")
-        save_pipeline(cfg, here / walk / "pipeline.config",
-                      header=f"{walk}: {what} with pictures narrower than 4:3 padded to it "
-                             f"(written by experiments/make_configs.py)")
+                else f"{unpadded}'s walk, --seed {seed_of(walk)},")
+        derive(here, walk, unpadded, pad, f"{what} with pictures narrower than 4:3 padded to it")
     write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in PADDED_MEANS_AT_4X3.items()},
                           PADDED_SOUP_AT_4X3: ("bs_v2_padded_at_4x3_seed7",
                                                f"the equal mean of {', '.join(PADDED_MEANS_AT_4X3)} "
@@ -769,21 +776,24 @@ BY_MINED_SOUP = "ch_efg_soup_by_mined"
 
 
 def write_by_mined(here: Path) -> None:
+    def negatives_added(negatives: dict[str, float]):
+        def edit(cfg) -> None:   # the sets keep their weights, the negatives are replaced
+            reader = cfg.train_input_reader
+            paths = [p.split("/")[1] for p in reader.tf_record_input_reader.input_path]
+            weights = dict(zip(paths, reader.sample_from_datasets_weights))
+            with_negatives(cfg, negatives, {s: w for s, w in weights.items() if s in V2_SETS})
+        return edit
+
     for walk, (base, negatives) in BY_MINED_WALKS.items():
-        cfg = load_pipeline(here / base / "pipeline.config")
-        reader = cfg.train_input_reader
-        sets = dict(zip([p.split("/")[1] for p in reader.tf_record_input_reader.input_path],
-                        reader.sample_from_datasets_weights))
-        with_negatives(cfg, negatives, {s: w for s, w in sets.items() if s in V2_SETS})
-        save_pipeline(cfg, here / walk / "pipeline.config",
-                      header=f"{walk}: {base}'s walk, --seed {walk.rsplit('seed', 1)[1]}, with "
-                             f"by's own false detections on the training images as one more "
-                             f"negative input (written by experiments/make_configs.py)")
+        derive(here, walk, base, negatives_added(negatives),
+               f"{base}'s walk, --seed {seed_of(walk)}, with by's own false detections on the "
+               f"training images as one more negative input")
     write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in BY_MINED_MEANS.items()},
                           BY_MINED_SOUP: ("cb_v2_by_mined_padded_at_4x3_seed7",
                                           f"the equal mean of {', '.join(BY_MINED_MEANS)} "
                                           f"(w's soup)")},
                    suffix=", narrower pictures padded to 4:3")
+
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
 # own): same model, so the source run's config. run_experiments.sh names the checkpoints.
