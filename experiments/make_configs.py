@@ -824,6 +824,20 @@ def write_ch_quieted(here: Path) -> None:
     derive(here, CH_QUIETED, "cb_v2_by_mined_padded_at_4x3_seed7", quieter,
            f"{BY_MINED_SOUP}'s weights continued {CH_QUIETED_STEPS} steps, --seed 7, on cb's "
            f"inputs with the negatives' share doubled, cosine from 0.0005 to 0")
+    write_averages(here, {name: ("cb_v2_by_mined_padded_at_4x3_seed7", f"{what} weights")
+                          for name, what in CH_CI_MEANS.items()},
+                   suffix=", narrower pictures padded to 4:3")
+
+
+# ci was quiet but forgot the egocentric video (int8 crops: egocentric 10, webcam 8, close-up 0,
+# rps 84, phone 0; checkpoint AP@0.5 egocentric 0.529, webcam 0.984, close-up 0.987, rps 0.292,
+# phone 0.943): it fails (1), as p's continuation of v3 did. Written after that, before either
+# is made or scored: two means of ch's and ci's weights (ci continued from ch, so both lie in
+# one basin, as WiSE-FT's interpolations do), cj equal (1:1) and ck nearer ch (3:1), read as
+# ch is, under the same rule. If both pass, the one with the higher egocentric checkpoint
+# AP@0.5 ships.
+CH_CI_MEANS = {"cj_ch_ci_mean": "the equal mean of ch_efg_soup_by_mined's and ci_ch_quieted's",
+               "ck_ch3_ci1_mean": "the 3:1 mean of ch_efg_soup_by_mined's and ci_ch_quieted's"}
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
 # own): same model, so the source run's config. run_experiments.sh names the checkpoints.
