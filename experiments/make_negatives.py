@@ -53,9 +53,9 @@ def main(argv=None) -> int:
                    help="the imported sets to cut from")
     p.add_argument("--threshold", type=float, default=0.3,
                    help="with --mine-with: score of a false detection worth a crop")
-    p.add_argument("--mine-on", nargs="+", choices=("images", "crops"), default=["images"],
+    p.add_argument("--mine-on", nargs="+", choices=("images", "crops"), default=None,
                    help="with --mine-with: crop around its detections on whole training "
-                        "images, and/or keep the hand-free crops it fires on")
+                        "images, and/or keep the hand-free crops it fires on (default: images)")
     args = p.parse_args(argv)
     import cv2
     import tensorflow as tf
@@ -68,6 +68,9 @@ def main(argv=None) -> int:
 
     if not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold must be in (0, 1), got {args.threshold}")
+    if args.mine_on and not args.mine_with:
+        raise UserError("--mine-on needs --mine-with (the model whose mistakes to mine)")
+    mine_on = args.mine_on or ["images"]
     detector = None
     if args.mine_with:
         from detect.detector import Detector
@@ -84,9 +87,9 @@ def main(argv=None) -> int:
                 crops = crops_from_records(files, args.per_image)
             else:
                 crops = itertools.chain(
-                    mined_crops(files, detector, args.threshold) if "images" in args.mine_on else (),
+                    mined_crops(files, detector, args.threshold) if "images" in mine_on else (),
                     fired_crops(files, detector, args.threshold, args.per_image)
-                    if "crops" in args.mine_on else ())
+                    if "crops" in mine_on else ())
             for crop_name, crop in crops:
                 ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
                                         [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -117,7 +120,6 @@ def mined_crops(files, detector, threshold: float):
         # A wide margin: a fingertip at the crop's edge would teach "no hand" on a hand.
         for i, (y0, x0, y1, x1) in enumerate(crops_around(h, w, boxes, found, margin=0.25)):
             yield f"{name}#mined{i}", np.ascontiguousarray(image[y0:y1, x0:x1])
-
 
 
 def fired_crops(files, detector, threshold: float, per_image: int):

@@ -113,6 +113,11 @@ def test_mining_crops_around_the_models_own_false_detections(shared_dir, tmp_pat
                          text=True, timeout=300)
     assert bad.returncode != 0 and "--threshold" in bad.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "neg").exists()
+    no_model = [a for a in command if a not in ("--mine-with", "exported_models/handtrack_default")]
+    bad = subprocess.run(no_model + ["--mine-on", "crops"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode != 0 and "--mine-on needs --mine-with" in bad.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "neg").exists()
     run = subprocess.run(command + ["--threshold", "0.05"], cwd=REPO_ROOT, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-1500:]
