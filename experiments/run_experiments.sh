@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020 cv_cards_livingroom_i cv_cards_livingroom_m cv_cards_livingroom_o cv_chess_courtyard_i cv_chess_courtyard_m cv_chess_courtyard_o cv_puzzle_livingroom_i cv_puzzle_livingroom_m cv_puzzle_livingroom_o ego4_i ego4_m ego4_r ego4_t ego4_o ego4_s ego4_v ego4_w ego4_v4_soup cv_chess_courtyard_r cv_chess_courtyard_s cv_chess_courtyard_u cv_puzzle_livingroom_r cv_puzzle_livingroom_s cv_puzzle_livingroom_u cv_cards_livingroom_r cv_cards_livingroom_s cv_cards_livingroom_u bj_v4_read_at_4x3 bk_v2_at_4x3_seed7 bl_v2_at_4x3_seed8 bm_v2_mined_at_4x3_seed9 bn_bk_weighted bo_bl_weighted bp_bm_weighted bq_nop_soup_at_4x3 br_v4bq_at_4x3 cv_chess_courtyard_u43 cv_puzzle_livingroom_u43 cv_cards_livingroom_u43 cv_chess_courtyard_m43 cv_chess_courtyard_o43 cv_puzzle_livingroom_m43 cv_puzzle_livingroom_o43 cv_cards_livingroom_m43 cv_cards_livingroom_o43 bz_bq_read_padded bs_v2_padded_at_4x3_seed7 bt_v2_padded_at_4x3_seed8 bu_v2_mined_padded_at_4x3_seed9 bv_bs_weighted bw_bt_weighted bx_bu_weighted by_vwx_soup_padded_at_4x3 ca_v4by_padded_at_4x3 cv_puzzle_livingroom_mp43 cv_puzzle_livingroom_op43 cv_cards_livingroom_mp43 cv_cards_livingroom_op43 cv_chess_courtyard_mp43 cv_chess_courtyard_op43 cb_v2_by_mined_padded_at_4x3_seed7 cc_v2_by_mined_padded_at_4x3_seed8 cd_v2_by_mined_padded_at_4x3_seed9 ce_cb_weighted cf_cc_weighted cg_cd_weighted ch_efg_soup_by_mined ci_ch_quieted cj_ch_ci_mean ck_ch3_ci1_mean)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020 cv_cards_livingroom_i cv_cards_livingroom_m cv_cards_livingroom_o cv_chess_courtyard_i cv_chess_courtyard_m cv_chess_courtyard_o cv_puzzle_livingroom_i cv_puzzle_livingroom_m cv_puzzle_livingroom_o ego4_i ego4_m ego4_r ego4_t ego4_o ego4_s ego4_v ego4_w ego4_v4_soup cv_chess_courtyard_r cv_chess_courtyard_s cv_chess_courtyard_u cv_puzzle_livingroom_r cv_puzzle_livingroom_s cv_puzzle_livingroom_u cv_cards_livingroom_r cv_cards_livingroom_s cv_cards_livingroom_u bj_v4_read_at_4x3 bk_v2_at_4x3_seed7 bl_v2_at_4x3_seed8 bm_v2_mined_at_4x3_seed9 bn_bk_weighted bo_bl_weighted bp_bm_weighted bq_nop_soup_at_4x3 br_v4bq_at_4x3 cv_chess_courtyard_u43 cv_puzzle_livingroom_u43 cv_cards_livingroom_u43 cv_chess_courtyard_m43 cv_chess_courtyard_o43 cv_puzzle_livingroom_m43 cv_puzzle_livingroom_o43 cv_cards_livingroom_m43 cv_cards_livingroom_o43 bz_bq_read_padded bs_v2_padded_at_4x3_seed7 bt_v2_padded_at_4x3_seed8 bu_v2_mined_padded_at_4x3_seed9 bv_bs_weighted bw_bt_weighted bx_bu_weighted by_vwx_soup_padded_at_4x3 ca_v4by_padded_at_4x3 cv_puzzle_livingroom_mp43 cv_puzzle_livingroom_op43 cv_cards_livingroom_mp43 cv_cards_livingroom_op43 cv_chess_courtyard_mp43 cv_chess_courtyard_op43 cb_v2_by_mined_padded_at_4x3_seed7 cc_v2_by_mined_padded_at_4x3_seed8 cd_v2_by_mined_padded_at_4x3_seed9 ce_cb_weighted cf_cc_weighted cg_cd_weighted ch_efg_soup_by_mined ci_ch_quieted cj_ch_ci_mean ck_ch3_ci1_mean cv_puzzle_livingroom_mm43 cv_puzzle_livingroom_om43)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
   mkdir -p "$2"
@@ -155,7 +155,7 @@ for run in "${runs[@]}"; do
     python3 train.py --pipeline experiments/i_v2_1000_step_schedule/pipeline.config \
       --model-dir train_dir/i_v2_1000_step_schedule --checkpoint-every 250 --keep-every 500 --seed 7
   fi
-  fold=""; [[ "$run" =~ ^cv_(.+)_([imorsu]|[umo]43|[mo]p43)$ ]] && fold=${BASH_REMATCH[1]} && ego_cv_data "$fold"
+  fold=""; [[ "$run" =~ ^cv_(.+)_([imorsu]|[umo]43|[mo]p43|[mo]m43)$ ]] && fold=${BASH_REMATCH[1]} && ego_cv_data "$fold"
   if [[ "$run" =~ ^ego4_ ]]; then ego4_data; fi
   if [ "$run" = ego4_t ]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
   case "$run" in
@@ -244,6 +244,19 @@ for run in "${runs[@]}"; do
       walk 7 250 ;;
     cv_*_op43)
       o_recipe "${run%_op43}_mp43" 2000 ;;
+    # And with op43's own mistakes as one more negative input (by's mining, for cb).
+    cv_*_mm43)
+      if [ ! -d "data/cv_$fold/mined_negatives_op43/records" ]; then
+        python3 export.py --pipeline "experiments/cv_${fold}_op43/pipeline.config" \
+          --checkpoint "train_dir/cv_${fold}_op43" --out "train_dir/cv_${fold}_op43_export" \
+          --overwrite --formats frozen tflite_int8 --num-representative 200
+        python3 experiments/make_negatives.py --data "data/cv_$fold" \
+          --mine-with "train_dir/cv_${fold}_op43_export" --mine-on images crops --per-image 4 \
+          --out "data/cv_$fold/mined_negatives_op43"
+      fi
+      walk 7 250 ;;
+    cv_*_om43)
+      o_recipe "${run%_om43}_mm43" 2000 ;;
     # v4's recipe on all four EgoHands videos: i to step 1000, three walks (m's, r's and t's
     # seeds), o's mean of each, w's soup of the means.
     ego4_i|ego4_m|ego4_r|ego4_t)
