@@ -765,7 +765,6 @@ def write_padded_at_4x3(here: Path) -> None:
                    suffix=", narrower pictures padded to 4:3")
 
 
-
 # by failed only (3): its int8 export fired on 39 webcam, 13 close-up and 185 rps hand-free
 # crops (limits 30, 7, 144), most of them background (webcam: 20 of its 27 false detections
 # at 0.5 on whole pictures). Its own mistakes are what t's mined crops were for v3's: cb, cc,
@@ -803,13 +802,17 @@ BY_MINED_MEANS = {"ce_cb_weighted": "cb_v2_by_mined_padded_at_4x3_seed7",
 BY_MINED_SOUP = "ch_efg_soup_by_mined"
 
 
+def hand_shares(cfg) -> dict[str, float]:
+    """The hand sets' sampling weights in a config, by set name (negatives left out)."""
+    reader = cfg.train_input_reader
+    names = [p.split("/")[-3] for p in reader.tf_record_input_reader.input_path]
+    return {s: w for s, w in zip(names, reader.sample_from_datasets_weights) if s in V2_SETS}
+
+
 def write_by_mined(here: Path) -> None:
     def negatives_added(negatives: dict[str, float]):
         def edit(cfg) -> None:   # the sets keep their weights, the negatives are replaced
-            reader = cfg.train_input_reader
-            paths = [p.split("/")[1] for p in reader.tf_record_input_reader.input_path]
-            weights = dict(zip(paths, reader.sample_from_datasets_weights))
-            with_negatives(cfg, negatives, {s: w for s, w in weights.items() if s in V2_SETS})
+            with_negatives(cfg, negatives, hand_shares(cfg))
         return edit
 
     for walk, (base, negatives) in BY_MINED_WALKS.items():
@@ -821,7 +824,6 @@ def write_by_mined(here: Path) -> None:
                                           f"the equal mean of {', '.join(BY_MINED_MEANS)} "
                                           f"(w's soup)")},
                    suffix=", narrower pictures padded to 4:3")
-
 
 
 # ch met (1), (2) and (4) (checkpoint egocentric 0.871, webcam 0.993, close-up 0.989, rps
@@ -841,9 +843,7 @@ CH_QUIETED_NEGATIVES = {"data/negatives/records/train-*.record": 0.08, MINED_BY:
 
 def write_ch_quieted(here: Path) -> None:
     def quieter(cfg) -> None:
-        reader = cfg.train_input_reader
-        paths = [p.split("/")[1] for p in reader.tf_record_input_reader.input_path]
-        hands = {s: w for s, w in zip(paths, reader.sample_from_datasets_weights) if s in V2_SETS}
+        hands = hand_shares(cfg)
         share = (1 - sum(CH_QUIETED_NEGATIVES.values())) / sum(hands.values())
         with_negatives(cfg, CH_QUIETED_NEGATIVES, {s: round(w * share, 4) for s, w in hands.items()})
         continue_from(cfg, f"train_dir/{BY_MINED_SOUP}/ckpt-2000", CH_QUIETED_STEPS, 0.0005,
