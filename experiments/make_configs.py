@@ -100,17 +100,26 @@ V2_NEG_SETS = {"egohands_frames": 0.27, "rps_hands": 0.20, "phone_hands": 0.17,
 V2_NEG_WEIGHT = 0.12
 
 
-def with_negatives(cfg, negatives: dict[str, float], sets: dict[str, float] = V2_NEG_SETS) -> None:
-    """The five sets at `sets`' weights plus negative record files at theirs.
+def with_negatives(cfg, negatives: dict[str, float], sets: dict[str, float] = V2_NEG_SETS,
+                   data_dir: str = "data") -> None:
+    """The five sets (under `data_dir`) at `sets`' weights plus negative record files at theirs.
     With no hand in an image the hard example miner keeps
     max(3 x positives, min_negatives_per_image) negatives: the minimum must be > 0."""
     reader = cfg.train_input_reader.tf_record_input_reader
     del reader.input_path[:]
-    reader.input_path.extend([f"data/{s}/records/train.record-*" for s in sets] + list(negatives))
+    reader.input_path.extend([f"{data_dir}/{s}/records/train.record-*" for s in sets]
+                             + list(negatives))
     weights = cfg.train_input_reader.sample_from_datasets_weights
     del weights[:]
     weights.extend(list(sets.values()) + list(negatives.values()))
     cfg.model.ssd.loss.hard_example_miner.min_negatives_per_image = 8
+
+
+def hand_shares(cfg) -> dict[str, float]:
+    """The hand sets' sampling weights in a config, by set name (negatives left out)."""
+    reader = cfg.train_input_reader
+    names = [p.split("/")[-3] for p in reader.tf_record_input_reader.input_path]
+    return {s: w for s, w in zip(names, reader.sample_from_datasets_weights) if s in V2_SETS}
 
 
 def continue_from(cfg, start: str, steps: int, rate: float, warmup_rate: float,
@@ -559,19 +568,6 @@ CV_SOUP_RUNS = {"r": "cv_{fold}_m's walk again with --seed 8",
                 "u": "the equal mean of cv_{fold}_o and cv_{fold}_s (u's soup)"}
 
 
-def split_negatives(cfg, path: str, share: float) -> None:
-    """One more negative input, `path`, drawn `share` of the time, taken from the hand-free
-    crops' input (so the hand sets keep their shares)."""
-    reader = cfg.train_input_reader
-    paths = list(reader.tf_record_input_reader.input_path)
-    crops = [i for i, p in enumerate(paths) if p.endswith("/negatives/records/train-*.record")]
-    assert len(crops) == 1, paths
-    reader.sample_from_datasets_weights[crops[0]] = round(
-        reader.sample_from_datasets_weights[crops[0]] - share, 4)
-    reader.tf_record_input_reader.input_path.append(path)
-    reader.sample_from_datasets_weights.append(share)
-
-
 def on_fold(cfg, fold: str) -> None:
     """A fold's records: data/cv_<fold>/."""
     read_from(cfg, f"data/cv_{fold}")
@@ -601,7 +597,9 @@ def write_egohands_cv(here: Path) -> None:
         padded.model.ssd.image_resizer.fixed_shape_resizer.pad_narrower_images = True
         mined = type(cfg)()
         mined.CopyFrom(padded)
-        split_negatives(mined, f"data/cv_{fold}/mined_negatives_op43/records/train-*.record", 0.05)
+        with_negatives(mined, {f"data/cv_{fold}/negatives/records/train-*.record": 0.07,
+                               f"data/cv_{fold}/mined_negatives_op43/records/train-*.record": 0.05},
+                       hand_shares(mined), data_dir=f"data/cv_{fold}")
         runs = {**{name: (cfg, what) for name, what in CV_SOUP_RUNS.items()},
                 **{name: (wide, f"{what} at {AT_4X3[1]}x{AT_4X3[0]}")
                    for name, what in CV_AT_4X3_RUNS.items()},
@@ -800,13 +798,6 @@ BY_MINED_MEANS = {"ce_cb_weighted": "cb_v2_by_mined_padded_at_4x3_seed7",
                   "cf_cc_weighted": "cc_v2_by_mined_padded_at_4x3_seed8",
                   "cg_cd_weighted": "cd_v2_by_mined_padded_at_4x3_seed9"}
 BY_MINED_SOUP = "ch_efg_soup_by_mined"
-
-
-def hand_shares(cfg) -> dict[str, float]:
-    """The hand sets' sampling weights in a config, by set name (negatives left out)."""
-    reader = cfg.train_input_reader
-    names = [p.split("/")[-3] for p in reader.tf_record_input_reader.input_path]
-    return {s: w for s, w in zip(names, reader.sample_from_datasets_weights) if s in V2_SETS}
 
 
 def write_by_mined(here: Path) -> None:
