@@ -42,15 +42,15 @@ mine_with_shipped() {  # commit, folder, out: crops around that shipped model's 
   python3 experiments/make_negatives.py --mine-with "$2/exported_models/handtrack_default" \
     --sets egohands_frames webcam_hands --out "$3"
 }
-mine_with_by() {  # data/mined_negatives_by/: by's int8 mistakes on the training images
-  if [ -d data/mined_negatives_by/records ]; then return; fi
-  if [ ! -f train_dir/by_vwx_soup_padded_at_4x3_export/model_int8.tflite ]; then
-    python3 export.py --pipeline experiments/by_vwx_soup_padded_at_4x3/pipeline.config \
-      --checkpoint train_dir/by_vwx_soup_padded_at_4x3 --out train_dir/by_vwx_soup_padded_at_4x3_export \
-      --overwrite --formats frozen tflite tflite_int8 onnx --num-verify 60 --num-representative 200
+mine_own_mistakes() {  # run, data dir, out: that run's int8 mistakes on the training images
+  # (crops around its detections and the hand-free crops it fires on)
+  if [ -d "$3/records" ]; then return; fi
+  if [ ! -f "train_dir/$1_export/model_int8.tflite" ]; then
+    python3 export.py --pipeline "experiments/$1/pipeline.config" --checkpoint "train_dir/$1" \
+      --out "train_dir/$1_export" --overwrite --formats frozen tflite_int8 --num-representative 200
   fi
-  python3 experiments/make_negatives.py --mine-with train_dir/by_vwx_soup_padded_at_4x3_export \
-    --mine-on images crops --per-image 4 --out data/mined_negatives_by
+  python3 experiments/make_negatives.py --data "$2" --mine-with "train_dir/$1_export" \
+    --mine-on images crops --per-image 4 --out "$3"
 }
 recover_v4() {  # v4's weights as a checkpoint, read back from its frozen graph
   if [ -d train_dir/v4_recovered ]; then return; fi
@@ -137,7 +137,7 @@ for run in "${runs[@]}"; do
   fi
   # t, aa, bm, bu, cd and the walks at 360 and from v4 at 300 also train on crops around v3's
   # own false detections, x also around v4's, and cb, cc, cd, ci on by's mistakes.
-  if [[ "$run" =~ ^(c[bcd]_v2_by_mined_|ci_ch_quieted) ]]; then mine_with_by; fi
+  if [[ "$run" =~ ^(c[bcd]_v2_by_mined_|ci_ch_quieted) ]]; then mine_own_mistakes by_vwx_soup_padded_at_4x3 data data/mined_negatives_by; fi
   if [[ "$run" =~ ^(t_v2_mined_seed9|aa_v2_half_box_crops_seed11|bm_v2_mined_at_4x3_seed9|bu_v2_mined_padded_at_4x3_seed9|cd_v2_by_mined_padded_at_4x3_seed9|a[ilnr]_v2_at_360_seed1[4-7]|a[xyz]_v4_at_300_seed(18|19|20))$ ]]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
   # ax, ay, az start from the v4 export itself, as it shipped.
   if [[ "$run" =~ ^a[xyz]_v4_at_300_ ]]; then extract_shipped fde1fa5 train_dir/v4_model; fi
@@ -246,14 +246,7 @@ for run in "${runs[@]}"; do
       o_recipe "${run%_op43}_mp43" 2000 ;;
     # And with op43's own mistakes as one more negative input (by's mining, for cb).
     cv_*_mm43)
-      if [ ! -d "data/cv_$fold/mined_negatives_op43/records" ]; then
-        python3 export.py --pipeline "experiments/cv_${fold}_op43/pipeline.config" \
-          --checkpoint "train_dir/cv_${fold}_op43" --out "train_dir/cv_${fold}_op43_export" \
-          --overwrite --formats frozen tflite_int8 --num-representative 200
-        python3 experiments/make_negatives.py --data "data/cv_$fold" \
-          --mine-with "train_dir/cv_${fold}_op43_export" --mine-on images crops --per-image 4 \
-          --out "data/cv_$fold/mined_negatives_op43"
-      fi
+      mine_own_mistakes "cv_${fold}_op43" "data/cv_$fold" "data/cv_$fold/mined_negatives_op43"
       walk 7 250 ;;
     cv_*_om43)
       o_recipe "${run%_om43}_mm43" 2000 ;;
