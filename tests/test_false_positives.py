@@ -146,3 +146,19 @@ def test_mining_crops_around_the_models_own_false_detections(shared_dir, tmp_pat
     assert len(fired) >= 1 and len(both) == len(direct) + len(fired)
     for example, crop in zip(both[len(direct):], fired):
         assert example["boxes"].shape[0] == 0 and example["image"].shape == crop.shape
+    # --drop-fired-by keeps the random hand-free crops the model does not fire on: the
+    # complement of `fired` among the same crops, in order.
+    out = tmp_path / "neg_quiet"
+    run = subprocess.run(no_model[:-2] + ["--out", str(out), "--per-image", "2", "--threshold", "0.2",
+                                   "--drop-fired-by", "exported_models/handtrack_default"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-1500:]
+    quiet = [decoder(s) for s in tf.data.TFRecordDataset(str(out / "records/train-webcam_hands.record"))]
+    crops = [crop for _, crop in crops_from_records(sorted(glob.glob(str(records / "train.record-*"))), 2)]
+    kept = [crop for crop in crops if not len(detector.detect_rgb(crop).filter(0.2))]
+    assert len(crops) > len(quiet) == len(kept) >= 1
+    for example, crop in zip(quiet, kept):
+        assert example["boxes"].shape[0] == 0 and example["image"].shape == crop.shape
+    bad = subprocess.run(command + ["--drop-fired-by", "exported_models/handtrack_default"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--drop-fired-by" in bad.stderr.strip().splitlines()[-1]
