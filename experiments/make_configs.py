@@ -494,6 +494,13 @@ def o_mean(walk: str) -> str:
     return f"o's weight mean of {walk}'s checkpoints 250, 500, 750 and 2000 (x2)"
 
 
+def means_and_soup(means: dict[str, str], soup: str) -> dict[str, tuple[str, str]]:
+    """write_averages' entries for o's mean of each walk (mean -> walk) and w's soup of those
+    means, which keeps the first walk's config."""
+    return {**{mean: (walk, o_mean(walk)) for mean, walk in means.items()},
+            soup: (next(iter(means.values())), f"the equal mean of {', '.join(means)} (w's soup)")}
+
+
 def derive(here: Path, name: str, base: str, edit, what: str) -> None:
     """`name`'s config: `base`'s changed by `edit(cfg)`, its header saying what it is."""
     cfg = load_pipeline(here / base / "pipeline.config")
@@ -703,9 +710,7 @@ def write_at_4x3(here: Path) -> None:
     for walk, base in WALKS_AT_4X3.items():
         derive(here, walk, base, at_4x3, f"{base} at {size} (anchors unchanged: the height stays "
                                          f"{AT_4X3[0]}), --seed {seed_of(walk)}")
-    write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in MEANS_AT_4X3.items()},
-                          SOUP_AT_4X3: ("bk_v2_at_4x3_seed7",
-                                        f"the equal mean of {', '.join(MEANS_AT_4X3)} (w's soup)"),
+    write_averages(here, {**means_and_soup(MEANS_AT_4X3, SOUP_AT_4X3),
                           V4_SOUP_AT_4X3: ("bk_v2_at_4x3_seed7",
                                            f"the equal mean of v4's weights and {SOUP_AT_4X3}'s")},
                    suffix=f" at {size}")
@@ -753,10 +758,7 @@ def write_padded_at_4x3(here: Path) -> None:
         what = ("bq's weights read" if walk == BQ_READ_PADDED
                 else f"{unpadded}'s walk, --seed {seed_of(walk)},")
         derive(here, walk, unpadded, pad, f"{what} with pictures narrower than 4:3 padded to it")
-    write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in PADDED_MEANS_AT_4X3.items()},
-                          PADDED_SOUP_AT_4X3: ("bs_v2_padded_at_4x3_seed7",
-                                               f"the equal mean of {', '.join(PADDED_MEANS_AT_4X3)} "
-                                               f"(w's soup)"),
+    write_averages(here, {**means_and_soup(PADDED_MEANS_AT_4X3, PADDED_SOUP_AT_4X3),
                           V4_PADDED_SOUP_AT_4X3: ("bs_v2_padded_at_4x3_seed7",
                                                   f"the equal mean of v4's weights and "
                                                   f"{PADDED_SOUP_AT_4X3}'s")},
@@ -810,11 +812,7 @@ def write_by_mined(here: Path) -> None:
         derive(here, walk, base, negatives_added(negatives),
                f"{base}'s walk, --seed {seed_of(walk)}, with by's own false detections on the "
                f"training images as one more negative input")
-    write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in BY_MINED_MEANS.items()},
-                          BY_MINED_SOUP: ("cb_v2_by_mined_padded_at_4x3_seed7",
-                                          f"the equal mean of {', '.join(BY_MINED_MEANS)} "
-                                          f"(w's soup)")},
-                   suffix=", narrower pictures padded to 4:3")
+    write_averages(here, means_and_soup(BY_MINED_MEANS, BY_MINED_SOUP), suffix=", narrower pictures padded to 4:3")
 
 
 # ch met (1), (2) and (4) (checkpoint egocentric 0.871, webcam 0.993, close-up 0.989, rps
@@ -904,11 +902,7 @@ def write_rps_negatives(here: Path) -> None:
                f"{base}'s walk, --seed {seed_of(walk)}, with hand-free crops of rps_hands's "
                f"training images as one more negative input ({RPS_NEGATIVES_SHARE} of the "
                f"random crops' share)")
-    write_averages(here, {**{mean: (walk, o_mean(walk)) for mean, walk in RPS_NEGATIVES_MEANS.items()},
-                          RPS_NEGATIVES_SOUP: ("cl_v2_rps_negatives_at_4x3_seed7",
-                                               f"the equal mean of {', '.join(RPS_NEGATIVES_MEANS)} "
-                                               f"(w's soup)")},
-                   suffix=", narrower pictures padded to 4:3")
+    write_averages(here, means_and_soup(RPS_NEGATIVES_MEANS, RPS_NEGATIVES_SOUP), suffix=", narrower pictures padded to 4:3")
 
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
