@@ -28,7 +28,8 @@ what a quiet model must get right.
 
 With --drop-fired-by MODEL the random crops that model fires on are left out: for
 rps_hands, whose unlabelled hands (a wikiHow flat hand, an arm at a crop's edge) would
-otherwise be taught as "no hand"; the shipped model finds most of them.
+otherwise be taught as "no hand". It drops hard negatives too, the price of not teaching
+hands as background.
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def main(argv=None) -> int:
     from common.errors import UserError
     from data_prep.annotations import ImageAnn
     from data_prep.tfrecords import build_example
+    from detect.detector import Detector
     from evaluation.false_positives import crops_from_records
 
     if not 0.0 < args.threshold < 1.0:
@@ -85,11 +87,8 @@ def main(argv=None) -> int:
     if args.drop_fired_by and args.mine_with:
         raise UserError("--drop-fired-by filters random crops: it cannot go with --mine-with")
     mine_on = args.mine_on or ["images"]
-    detector = dropper = None
-    if args.mine_with or args.drop_fired_by:
-        from detect.detector import Detector
-        detector = Detector(args.mine_with) if args.mine_with else None
-        dropper = Detector(args.drop_fired_by) if args.drop_fired_by else None
+    detector = Detector(args.mine_with) if args.mine_with else None
+    dropper = Detector(args.drop_fired_by) if args.drop_fired_by else None
     out = Path(args.out) / "records"
     out.mkdir(parents=True, exist_ok=True)
     total = 0
