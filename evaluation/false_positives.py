@@ -9,7 +9,8 @@ negative set. A detection at score >= threshold on a crop is a false positive.
 `--on faces` counts false detections on faces instead (evaluation/faces.py).
 
     python3 -m evaluation.false_positives --model exported_models/handtrack_default \\
-        --records 'data/webcam_hands/records/eval.record-*' --out fp.json
+        --records 'data/webcam_hands/records/eval.record-*' --out fp.json \\
+        --groups data/webcam_hands/eval_labels.csv     # also per capture session
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -115,29 +116,63 @@ def crops_from_records(files: Sequence[str], per_image: int = 2) -> Iterator[tup
 
 
 def count_false_positives(detector, files: Sequence[str], threshold: float = 0.5,
-                          per_image: int = 2, examples_dir: Path | None = None) -> dict:
+                          per_image: int = 2, examples_dir: Path | None = None,
+                          group_of: Callable[[str], str] | None = None) -> dict:
     """Run `detector.detect_rgb` on every hand-free crop; count detections >= threshold.
 
     With `examples_dir`, the crops with false detections are saved there with
     the boxes drawn (up to 12), for a person to look at what fooled the model.
+    With `group_of` (image name -> its video or session), the counts are also given
+    per group: crops of consecutive frames show one object again and again (one
+    person's shoulder made 17 of v4's 24 webcam false detections), and a total
+    cannot tell that from 24 different objects.
     """
     crops = fps = 0
     worst: list[tuple[float, str]] = []
+    by_group: dict[str, dict[str, int]] = {}
     saved = 0
     for name, crop in crops_from_records(files, per_image):
         found = detector.detect_rgb(crop).filter(threshold)
         crops += 1
         fps += len(found)
+        if group_of is not None:
+            counts = by_group.setdefault(group_of(name.rsplit("#", 1)[0]),
+                                         {"crops": 0, "false_positives": 0})
+            counts["crops"] += 1
+            counts["false_positives"] += len(found)
         if len(found):
             worst.append((float(found.scores.max()), name))
             if examples_dir is not None and saved < 12:
                 save_example(examples_dir, name, crop, found)
                 saved += 1
     worst.sort(reverse=True)
-    return {"crops": crops, "false_positives": fps, "threshold": threshold,
-            "fp_per_image": round(fps / crops, 4) if crops else None,
-            "crops_with_fp": len(worst), "top": [{"score": round(s, 3), "crop": n}
-                                                 for s, n in worst[:10]]}
+    result = {"crops": crops, "false_positives": fps, "threshold": threshold,
+              "fp_per_image": round(fps / crops, 4) if crops else None,
+              "crops_with_fp": len(worst), "top": [{"score": round(s, 3), "crop": n}
+                                                   for s, n in worst[:10]]}
+    if group_of is not None:   # most false detections first
+        result["by_group"] = dict(sorted(by_group.items(),
+                                         key=lambda kv: (-kv[1]["false_positives"], kv[0])))
+    return result
+
+
+def groups_from_csv(csv_path: str) -> Callable[[str], str]:
+    """Image name -> group, from a labels CSV the importer wrote (<out>/<split>_labels.csv,
+    its images in <out>/images/<split>/); an image the CSV lacks is a user error."""
+    from common.errors import UserError
+    from data_prep.annotations import read_csv
+
+    path = Path(csv_path)
+    if not path.name.endswith("_labels.csv"):
+        raise UserError(f"--groups: expected the importer's <split>_labels.csv, got {path}")
+    images = path.parent / "images" / path.name.removesuffix("_labels.csv")
+    groups = {ann.filename: ann.group for ann in read_csv(path, images)}
+
+    def group_of(name: str) -> str:
+        if name not in groups:
+            raise UserError(f"--groups: {name} is not in {path}")
+        return groups[name]
+    return group_of
 
 
 def save_example(folder: Path, name: str, crop_rgb: np.ndarray, found) -> None:
@@ -168,6 +203,9 @@ def parse_args(argv):
                         "in the whole frame (evaluation/faces.py, needs mtcnn)")
     p.add_argument("--out", required=True, help="JSON file for the counts")
     p.add_argument("--examples", default=None, help="folder for PNGs of crops with false detections")
+    p.add_argument("--groups", default=None, metavar="CSV",
+                   help="the records' labels CSV as the importer wrote it (e.g. "
+                        "data/webcam_hands/eval_labels.csv): also count per video or session")
     return parse_command_line(p, argv)
 
 
@@ -180,7 +218,10 @@ def main(argv=None) -> int:
 
     if not 0.0 < args.threshold <= 1.0:
         raise UserError(f"--threshold must be in (0, 1], got {args.threshold}")
+    if args.groups and args.on == "faces":
+        raise UserError("--groups counts hand-free crops per group; it cannot go with --on faces")
     files = expand_patterns(args.records, "--records", unique=True)
+    group_of = groups_from_csv(args.groups) if args.groups else None
     detector = Detector(args.model, format=args.format)
     examples = Path(args.examples) if args.examples else None
     try:
@@ -193,9 +234,13 @@ def main(argv=None) -> int:
                        f"(score >= {args.threshold}): {result['fp_per_face']} per face")
         else:
             result = count_false_positives(detector, files, args.threshold, args.per_image,
-                                           examples)
+                                           examples, group_of)
             summary = (f"{result['crops']} hand-free crops, {result['false_positives']} false "
                        f"detections (score >= {args.threshold}): {result['fp_per_image']} per image")
+            if result.get("by_group") and result["false_positives"]:
+                group, most = next(iter(result["by_group"].items()))
+                summary += (f"; {most['false_positives']} of them in group {group} "
+                            f"({most['crops']} crops)")
     finally:
         detector.close()
     result.update(model=str(args.model), format=detector.format, records=args.records)

@@ -378,7 +378,7 @@ if [ -f "train_dir/$SHIP/checkpoint" ]; then   # trained or averaged
     done
     python3 -m evaluation.false_positives --model "train_dir/${SHIP}_export" --format tflite_int8 \
       --records "data/$view/records/eval.record-*" --out "experiments/$SHIP/false_positives_$view.json" \
-      --examples "experiments/$SHIP/false_positive_examples/$view"
+      --examples "experiments/$SHIP/false_positive_examples/$view" --groups "data/$view/eval_labels.csv"
     [ -f "experiments/v1_baseline/false_positives_$view.json" ] || \
       python3 -m evaluation.false_positives --model train_dir/v1_model/exported_models/handtrack_default \
         --format tflite_int8 --records "data/$view/records/eval.record-*" \

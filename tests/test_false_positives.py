@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,6 +89,30 @@ def test_cli_counts_detections_of_the_shipped_model(shared_dir, tmp_path):
                           "--threshold", "2", "--out", str(out)],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: --threshold")
+    # --groups: the same counts split by the importer CSV's groups (capture sessions).
+    prep = Path(records).parent.parent
+    labels = prep / "train_labels.csv"
+    run = subprocess.run([sys.executable, "-m", "evaluation.false_positives", "--model",
+                          "exported_models/handtrack_default", "--records", records,
+                          "--threshold", "0.05", "--groups", str(labels), "--out", str(out)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-1500:]
+    grouped = json.loads(out.read_text())
+    import csv
+    with open(labels, newline="") as f:
+        session = {row["filename"]: row["group"] for row in csv.DictReader(f)}
+    expected: dict = {}
+    for (name, _), n in zip(crops_from_records(sorted(glob.glob(records))), direct):
+        counts = expected.setdefault(session[name.rsplit("#", 1)[0]], [0, 0])
+        counts[0] += 1
+        counts[1] += n
+    assert {g: [c["crops"], c["false_positives"]] for g, c in grouped["by_group"].items()} == expected
+    assert grouped["false_positives"] == result["false_positives"]
+    bad = subprocess.run([sys.executable, "-m", "evaluation.false_positives", "--model",
+                          "exported_models/handtrack_default", "--records", records,
+                          "--groups", str(prep / "summary.txt"), "--out", str(out)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: --groups")
 
 
 @pytest.mark.slow
