@@ -122,6 +122,14 @@ def hand_shares(cfg) -> dict[str, float]:
     return {s: w for s, w in zip(names, reader.sample_from_datasets_weights) if s in V2_SETS}
 
 
+def negatives_added(negatives: dict[str, float]):
+    """A derive() edit: the config's negative inputs replaced by `negatives`, every hand set
+    keeping its weight."""
+    def edit(cfg) -> None:
+        with_negatives(cfg, negatives, hand_shares(cfg))
+    return edit
+
+
 def continue_from(cfg, start: str, steps: int, rate: float, warmup_rate: float,
                   warmup_steps: int, hold_steps: int | None = None) -> None:
     """A continuation stage: fine-tune from `start` for `steps` steps on a cosine rate
@@ -803,16 +811,12 @@ BY_MINED_SOUP = "ch_efg_soup_by_mined"
 
 
 def write_by_mined(here: Path) -> None:
-    def negatives_added(negatives: dict[str, float]):
-        def edit(cfg) -> None:   # the sets keep their weights, the negatives are replaced
-            with_negatives(cfg, negatives, hand_shares(cfg))
-        return edit
-
     for walk, (base, negatives) in BY_MINED_WALKS.items():
         derive(here, walk, base, negatives_added(negatives),
                f"{base}'s walk, --seed {seed_of(walk)}, with by's own false detections on the "
                f"training images as one more negative input")
-    write_averages(here, means_and_soup(BY_MINED_MEANS, BY_MINED_SOUP), suffix=", narrower pictures padded to 4:3")
+    write_averages(here, means_and_soup(BY_MINED_MEANS, BY_MINED_SOUP),
+                   suffix=", narrower pictures padded to 4:3")
 
 
 # ch met (1), (2) and (4) (checkpoint egocentric 0.871, webcam 0.993, close-up 0.989, rps
@@ -887,22 +891,17 @@ RPS_NEGATIVES_SOUP = "cr_opq_soup_rps_negatives"
 
 
 def write_rps_negatives(here: Path) -> None:
-    def rps_added(cfg) -> None:   # rps's crops take their share from the random crops'
-        reader = cfg.train_input_reader
-        shares = dict(zip(reader.tf_record_input_reader.input_path, reader.sample_from_datasets_weights))
-        hands = hand_shares(cfg)
-        negatives = {path: w for path, w in shares.items() if path.split("/")[-3] not in hands}
-        random = "data/negatives/records/train-*.record"
-        negatives[random] = round(negatives[random] - RPS_NEGATIVES_SHARE, 4)
-        with_negatives(cfg, {random: negatives.pop(random), NEGATIVES_RPS: RPS_NEGATIVES_SHARE,
-                             **negatives}, hands)
-
     for walk, base in RPS_NEGATIVES_WALKS.items():
-        derive(here, walk, base, rps_added,
+        # rps's crops take their share from the random crops' (listed first in every base)
+        (random, share), *rest = BY_MINED_WALKS[base][1].items()
+        negatives = {random: round(share - RPS_NEGATIVES_SHARE, 4),
+                     NEGATIVES_RPS: RPS_NEGATIVES_SHARE, **dict(rest)}
+        derive(here, walk, base, negatives_added(negatives),
                f"{base}'s walk, --seed {seed_of(walk)}, with hand-free crops of rps_hands's "
                f"training images as one more negative input ({RPS_NEGATIVES_SHARE} of the "
                f"random crops' share)")
-    write_averages(here, means_and_soup(RPS_NEGATIVES_MEANS, RPS_NEGATIVES_SOUP), suffix=", narrower pictures padded to 4:3")
+    write_averages(here, means_and_soup(RPS_NEGATIVES_MEANS, RPS_NEGATIVES_SOUP),
+                   suffix=", narrower pictures padded to 4:3")
 
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
