@@ -924,6 +924,9 @@ def write_rps_negatives(here: Path) -> None:
 # (egocentric 28, webcam 30, close-up 7, rps 144, phone 9); (4) int8 end-to-end time at
 # 320x240 stays within 1.5x v1's in one bench/detect_bench.py --compare-model run (median of
 # its paired rounds). Reported beside it, deciding nothing: the crops per held-out group.
+# (cz failed (3) on webcam crops alone: 35, 27 of them in session 996 (limit 30). It met (1)
+# (checkpoint egocentric 0.823, webcam 0.992, close-up 0.993, rps 0.305, phone 0.943), (2)
+# and (4) (1.48x): v4 stayed; both hypotheses held; see the model card.)
 REPLICATE_WALKS = {"cs_v2_by_mined_padded_at_4x3_seed10": "cb_v2_by_mined_padded_at_4x3_seed7",
                    "ct_v2_by_mined_padded_at_4x3_seed11": "cc_v2_by_mined_padded_at_4x3_seed8",
                    "cu_v2_by_mined_padded_at_4x3_seed12": "cd_v2_by_mined_padded_at_4x3_seed9"}
