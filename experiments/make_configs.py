@@ -927,12 +927,9 @@ def write_rps_negatives(here: Path) -> None:
 # (cz failed (3) on webcam crops alone: 35, 27 of them in session 996 (limit 30). It met (1)
 # (checkpoint egocentric 0.823, webcam 0.992, close-up 0.993, rps 0.305, phone 0.943), (2)
 # and (4) (1.48x): v4 stayed; both hypotheses held; see the model card.)
-REPLICATE_WALKS = {"cs_v2_by_mined_padded_at_4x3_seed10": "cb_v2_by_mined_padded_at_4x3_seed7",
-                   "ct_v2_by_mined_padded_at_4x3_seed11": "cc_v2_by_mined_padded_at_4x3_seed8",
-                   "cu_v2_by_mined_padded_at_4x3_seed12": "cd_v2_by_mined_padded_at_4x3_seed9"}
-REPLICATE_MEANS = {"cw_cs_weighted": "cs_v2_by_mined_padded_at_4x3_seed10",
-                   "cx_ct_weighted": "ct_v2_by_mined_padded_at_4x3_seed11",
-                   "cy_cu_weighted": "cu_v2_by_mined_padded_at_4x3_seed12"}
+REPLICATE_WALKS = dict(zip(["cs_v2_by_mined_padded_at_4x3_seed10", "ct_v2_by_mined_padded_at_4x3_seed11",
+                            "cu_v2_by_mined_padded_at_4x3_seed12"], BY_MINED_WALKS))   # walk -> cb, cc, cd
+REPLICATE_MEANS = dict(zip(["cw_cs_weighted", "cx_ct_weighted", "cy_cu_weighted"], REPLICATE_WALKS))
 REPLICATE_SOUP = "cz_wxy_soup_by_mined_replicate"
 
 
