@@ -904,7 +904,6 @@ def write_rps_negatives(here: Path) -> None:
                    suffix=", narrower pictures padded to 4:3")
 
 
-
 # cr failed (1) on close-up and (3) on webcam and rps crops, and its walks showed that one
 # walk's seed moves the office video more than any recipe change (cq 0.562 where cg, the same
 # seed, scored 0.820). So ch's 0.871, the best egocentric figure here, may be one lucky draw,
