@@ -386,7 +386,7 @@ if [ -f "train_dir/$SHIP/checkpoint" ]; then   # trained or averaged
     [ -f "experiments/v1_baseline/false_positives_$view.json" ] || \
       python3 -m evaluation.false_positives --model train_dir/v1_model/exported_models/handtrack_default \
         --format tflite_int8 --records "data/$view/records/eval.record-*" \
-        --out "experiments/v1_baseline/false_positives_$view.json"
+        --out "experiments/v1_baseline/false_positives_$view.json" --groups "data/$view/eval_labels.csv"
     # False detections on faces in the whole frame (MTCNN finds the faces).
     python3 -m evaluation.false_positives --on faces --model "train_dir/${SHIP}_export" \
       --format tflite_int8 --records "data/$view/records/eval.record-*" \
