@@ -77,13 +77,23 @@ def _source_run(checkpoint: str) -> str:
     return (folder.parent if folder.name == "kept" else folder).name
 
 
+def _crops_fired_on(result: dict) -> str:
+    """The false detections on each set's hand-free crops, in VIEWS' order: the figure the
+    model choice's crop condition compares, beside the AP it trades against."""
+    counts = result.get("false_positives") or {}
+    if not counts:
+        return "—"
+    return " / ".join(str(counts[v]["false_positives"]) if v in counts else "—" for v in VIEWS[1:])
+
+
 def table(results: list[dict]) -> str:
-    lines = ["| run | steps | train time | " + " | ".join(f"{v} AP@0.5 / AP" for v in VIEWS) + " |",
-             "|---|---|---|" + "---|" * len(VIEWS)]
+    lines = ["| run | steps | train time | " + " | ".join(f"{v} AP@0.5 / AP" for v in VIEWS)
+             + " | false detections on hand-free crops (" + " / ".join(VIEWS[1:]) + ") |",
+             "|---|---|---|" + "---|" * (len(VIEWS) + 1)]
     for r in results:
         t = r["train"] or {}
         cells = [f"{r['held_out'][v]['AP50']:.3f} / {r['held_out'][v]['AP']:.3f}"
-                 if v in r["held_out"] else "—" for v in VIEWS]
+                 if v in r["held_out"] else "—" for v in VIEWS] + [_crops_fired_on(r)]
         wall = f"{t['wall_time_s'] / 60:.0f} min" if t.get("wall_time_s") else "—"
         steps = t.get("step", "—")
         if r.get("averaged_from"):
