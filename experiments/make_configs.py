@@ -932,12 +932,19 @@ REPLICATE_MEANS = dict(zip(["cw_cs_weighted", "cx_ct_weighted", "cy_cu_weighted"
 REPLICATE_SOUP = "cz_wxy_soup_by_mined_replicate"
 
 
+def write_walks_on_ch(here: Path, walks: dict[str, str], means: dict[str, str], soup: str,
+                      edit_for, header) -> None:
+    """Walks on ch's (cb's, cc's, cd's) configs, each changed by edit_for(base) and headed by
+    header(base, seed), with o's mean of each and w's soup, padded at 4:3 as theirs are."""
+    for walk, base in walks.items():
+        derive(here, walk, base, edit_for(base), header(base, seed_of(walk)))
+    write_averages(here, means_and_soup(means, soup), suffix=", narrower pictures padded to 4:3")
+
+
 def write_by_mined_replicate(here: Path) -> None:
-    for walk, base in REPLICATE_WALKS.items():
-        derive(here, walk, base, lambda cfg: None,
-               f"{base}'s walk repeated with --seed {seed_of(walk)}, nothing else changed")
-    write_averages(here, means_and_soup(REPLICATE_MEANS, REPLICATE_SOUP),
-                   suffix=", narrower pictures padded to 4:3")
+    write_walks_on_ch(here, REPLICATE_WALKS, REPLICATE_MEANS, REPLICATE_SOUP,
+                      lambda base: lambda cfg: None,
+                      lambda base, seed: f"{base}'s walk repeated with --seed {seed}, nothing else changed")
 
 
 # cz failed (3) on webcam crops alone (35; limit 30), as ch did (38): every soup of walks at
@@ -977,12 +984,11 @@ def write_negatives_doubled(here: Path) -> None:
                            {s: round(w * share, 4) for s, w in hands.items()})
         return edit
 
-    for walk, base in NEGATIVES_DOUBLED_WALKS.items():
-        derive(here, walk, base, doubled(BY_MINED_WALKS[base][1]),
-               f"{base}'s walk, --seed {seed_of(walk)}, with every negative input's share doubled "
-               f"and the hand sets keeping their proportions in the rest")
-    write_averages(here, means_and_soup(NEGATIVES_DOUBLED_MEANS, NEGATIVES_DOUBLED_SOUP),
-                   suffix=", narrower pictures padded to 4:3")
+    write_walks_on_ch(here, NEGATIVES_DOUBLED_WALKS, NEGATIVES_DOUBLED_MEANS, NEGATIVES_DOUBLED_SOUP,
+                      lambda base: doubled(BY_MINED_WALKS[base][1]),
+                      lambda base, seed: f"{base}'s walk, --seed {seed}, with every negative input's "
+                                         f"share doubled and the hand sets keeping their proportions "
+                                         f"in the rest")
 
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
