@@ -810,13 +810,22 @@ BY_MINED_MEANS = {"ce_cb_weighted": "cb_v2_by_mined_padded_at_4x3_seed7",
 BY_MINED_SOUP = "ch_efg_soup_by_mined"
 
 
+def write_padded_walks(here: Path, walks: dict[str, str], means: dict[str, str], soup: str,
+                       edit_for, header) -> None:
+    """Walks at 4:3 with narrower pictures padded (walk -> the walk it changes), each changed
+    by edit_for(walk, base) and headed by header(base, seed), with o's mean of each and w's
+    soup of those means."""
+    for walk, base in walks.items():
+        derive(here, walk, base, edit_for(walk, base), header(base, seed_of(walk)))
+    write_averages(here, means_and_soup(means, soup), suffix=", narrower pictures padded to 4:3")
+
+
 def write_by_mined(here: Path) -> None:
-    for walk, (base, negatives) in BY_MINED_WALKS.items():
-        derive(here, walk, base, negatives_added(negatives),
-               f"{base}'s walk, --seed {seed_of(walk)}, with by's own false detections on the "
-               f"training images as one more negative input")
-    write_averages(here, means_and_soup(BY_MINED_MEANS, BY_MINED_SOUP),
-                   suffix=", narrower pictures padded to 4:3")
+    write_padded_walks(here, {walk: base for walk, (base, _) in BY_MINED_WALKS.items()},
+                       BY_MINED_MEANS, BY_MINED_SOUP,
+                       lambda walk, base: negatives_added(BY_MINED_WALKS[walk][1]),
+                       lambda base, seed: f"{base}'s walk, --seed {seed}, with by's own false "
+                                          f"detections on the training images as one more negative input")
 
 
 # ch met (1), (2) and (4) (checkpoint egocentric 0.871, webcam 0.993, close-up 0.989, rps
@@ -891,17 +900,16 @@ RPS_NEGATIVES_SOUP = "cr_opq_soup_rps_negatives"
 
 
 def write_rps_negatives(here: Path) -> None:
-    for walk, base in RPS_NEGATIVES_WALKS.items():
+    def rps_added(walk: str, base: str):
         # rps's crops take their share from the random crops' (listed first in every base)
         (random, share), *rest = BY_MINED_WALKS[base][1].items()
-        negatives = {random: round(share - RPS_NEGATIVES_SHARE, 4),
-                     NEGATIVES_RPS: RPS_NEGATIVES_SHARE, **dict(rest)}
-        derive(here, walk, base, negatives_added(negatives),
-               f"{base}'s walk, --seed {seed_of(walk)}, with hand-free crops of rps_hands's "
-               f"training images as one more negative input ({RPS_NEGATIVES_SHARE} of the "
-               f"random crops' share)")
-    write_averages(here, means_and_soup(RPS_NEGATIVES_MEANS, RPS_NEGATIVES_SOUP),
-                   suffix=", narrower pictures padded to 4:3")
+        return negatives_added({random: round(share - RPS_NEGATIVES_SHARE, 4),
+                                NEGATIVES_RPS: RPS_NEGATIVES_SHARE, **dict(rest)})
+
+    write_padded_walks(here, RPS_NEGATIVES_WALKS, RPS_NEGATIVES_MEANS, RPS_NEGATIVES_SOUP, rps_added,
+                       lambda base, seed: f"{base}'s walk, --seed {seed}, with hand-free crops of "
+                                          f"rps_hands's training images as one more negative input "
+                                          f"({RPS_NEGATIVES_SHARE} of the random crops' share)")
 
 
 # cr failed (1) on close-up and (3) on webcam and rps crops, and its walks showed that one
@@ -932,19 +940,10 @@ REPLICATE_MEANS = dict(zip(["cw_cs_weighted", "cx_ct_weighted", "cy_cu_weighted"
 REPLICATE_SOUP = "cz_wxy_soup_by_mined_replicate"
 
 
-def write_walks_on_ch(here: Path, walks: dict[str, str], means: dict[str, str], soup: str,
-                      edit_for, header) -> None:
-    """Walks on ch's (cb's, cc's, cd's) configs, each changed by edit_for(base) and headed by
-    header(base, seed), with o's mean of each and w's soup, padded at 4:3 as theirs are."""
-    for walk, base in walks.items():
-        derive(here, walk, base, edit_for(base), header(base, seed_of(walk)))
-    write_averages(here, means_and_soup(means, soup), suffix=", narrower pictures padded to 4:3")
-
-
 def write_by_mined_replicate(here: Path) -> None:
-    write_walks_on_ch(here, REPLICATE_WALKS, REPLICATE_MEANS, REPLICATE_SOUP,
-                      lambda base: lambda cfg: None,
-                      lambda base, seed: f"{base}'s walk repeated with --seed {seed}, nothing else changed")
+    write_padded_walks(here, REPLICATE_WALKS, REPLICATE_MEANS, REPLICATE_SOUP,
+                       lambda walk, base: lambda cfg: None,
+                       lambda base, seed: f"{base}'s walk repeated with --seed {seed}, nothing else changed")
 
 
 # cz failed (3) on webcam crops alone (35; limit 30), as ch did (38): every soup of walks at
@@ -984,11 +983,11 @@ def write_negatives_doubled(here: Path) -> None:
                            {s: round(w * share, 4) for s, w in hands.items()})
         return edit
 
-    write_walks_on_ch(here, NEGATIVES_DOUBLED_WALKS, NEGATIVES_DOUBLED_MEANS, NEGATIVES_DOUBLED_SOUP,
-                      lambda base: doubled(BY_MINED_WALKS[base][1]),
-                      lambda base, seed: f"{base}'s walk, --seed {seed}, with every negative input's "
-                                         f"share doubled and the hand sets keeping their proportions "
-                                         f"in the rest")
+    write_padded_walks(here, NEGATIVES_DOUBLED_WALKS, NEGATIVES_DOUBLED_MEANS, NEGATIVES_DOUBLED_SOUP,
+                       lambda walk, base: doubled(BY_MINED_WALKS[base][1]),
+                       lambda base, seed: f"{base}'s walk, --seed {seed}, with every negative input's "
+                                          f"share doubled and the hand sets keeping their proportions "
+                                          f"in the rest")
 
 
 # Weight averages of a run's checkpoints (average_checkpoints.py; no training of their
