@@ -964,6 +964,9 @@ REPLICATE_SOUP = "cz_wxy_soup_by_mined_replicate"
 # (egocentric 28, webcam 37, close-up 37, rps 261, phone 18); (4) int8 end-to-end time at
 # 320x240 stays within 1.5x v1's in one bench/detect_bench.py --compare-model run (median of
 # its paired rounds). Reported beside it, deciding nothing: the crops per held-out group.
+# (dn failed (3) on webcam crops: 54, 45 of them in session 996 (limit 37). It met (1)
+# (checkpoint egocentric 0.784, webcam 0.994, close-up 0.987, rps 0.297, phone 0.946), (2)
+# and (4) (1.45x): v4 stayed; both hypotheses were refuted; see the model card.)
 SECOND_REPLICATE_WALKS = dict(zip(["dh_v2_by_mined_padded_at_4x3_seed13", "di_v2_by_mined_padded_at_4x3_seed14",
                                    "dj_v2_by_mined_padded_at_4x3_seed15"], BY_MINED_WALKS))   # walk -> cb, cc, cd
 SECOND_REPLICATE_MEANS = dict(zip(["dk_dh_weighted", "dl_di_weighted", "dm_dj_weighted"], SECOND_REPLICATE_WALKS))
