@@ -30,7 +30,7 @@ python3 -m evaluation.anchor_coverage --pipeline experiments/f_v2_negatives_no_e
   "data/phone_hands/records/eval.record-*" "data/egohands_frames/records/train.record-*" \
   --out experiments/h_v2_small_anchors/anchor_coverage.json > experiments/h_v2_small_anchors/anchor_coverage.md
 # c continues from b, so b must come first.
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020 cv_cards_livingroom_i cv_cards_livingroom_m cv_cards_livingroom_o cv_chess_courtyard_i cv_chess_courtyard_m cv_chess_courtyard_o cv_puzzle_livingroom_i cv_puzzle_livingroom_m cv_puzzle_livingroom_o ego4_i ego4_m ego4_r ego4_t ego4_o ego4_s ego4_v ego4_w ego4_v4_soup cv_chess_courtyard_r cv_chess_courtyard_s cv_chess_courtyard_u cv_puzzle_livingroom_r cv_puzzle_livingroom_s cv_puzzle_livingroom_u cv_cards_livingroom_r cv_cards_livingroom_s cv_cards_livingroom_u bj_v4_read_at_4x3 bk_v2_at_4x3_seed7 bl_v2_at_4x3_seed8 bm_v2_mined_at_4x3_seed9 bn_bk_weighted bo_bl_weighted bp_bm_weighted bq_nop_soup_at_4x3 br_v4bq_at_4x3 cv_chess_courtyard_u43 cv_puzzle_livingroom_u43 cv_cards_livingroom_u43 cv_chess_courtyard_m43 cv_chess_courtyard_o43 cv_puzzle_livingroom_m43 cv_puzzle_livingroom_o43 cv_cards_livingroom_m43 cv_cards_livingroom_o43 bz_bq_read_padded bs_v2_padded_at_4x3_seed7 bt_v2_padded_at_4x3_seed8 bu_v2_mined_padded_at_4x3_seed9 bv_bs_weighted bw_bt_weighted bx_bu_weighted by_vwx_soup_padded_at_4x3 ca_v4by_padded_at_4x3 cv_puzzle_livingroom_mp43 cv_puzzle_livingroom_op43 cv_cards_livingroom_mp43 cv_cards_livingroom_op43 cv_chess_courtyard_mp43 cv_chess_courtyard_op43 cb_v2_by_mined_padded_at_4x3_seed7 cc_v2_by_mined_padded_at_4x3_seed8 cd_v2_by_mined_padded_at_4x3_seed9 ce_cb_weighted cf_cc_weighted cg_cd_weighted ch_efg_soup_by_mined ci_ch_quieted cj_ch_ci_mean ck_ch3_ci1_mean cv_puzzle_livingroom_mm43 cv_puzzle_livingroom_om43 cv_chess_courtyard_mm43 cv_chess_courtyard_om43 cv_cards_livingroom_mm43 cv_cards_livingroom_om43 cl_v2_rps_negatives_at_4x3_seed7 cm_v2_rps_negatives_at_4x3_seed8 cn_v2_rps_negatives_at_4x3_seed9 co_cl_weighted cp_cm_weighted cq_cn_weighted cr_opq_soup_rps_negatives cs_v2_by_mined_padded_at_4x3_seed10 ct_v2_by_mined_padded_at_4x3_seed11 cu_v2_by_mined_padded_at_4x3_seed12 cw_cs_weighted cx_ct_weighted cy_cu_weighted cz_wxy_soup_by_mined_replicate da_v2_negatives_doubled_at_4x3_seed7 db_v2_negatives_doubled_at_4x3_seed8 dc_v2_negatives_doubled_at_4x3_seed9 dd_da_weighted de_db_weighted df_dc_weighted dg_def_soup_negatives_doubled dh_v2_by_mined_padded_at_4x3_seed13 di_v2_by_mined_padded_at_4x3_seed14 dj_v2_by_mined_padded_at_4x3_seed15 dk_dh_weighted dl_di_weighted dm_dj_weighted dn_klm_soup_by_mined_second_replicate)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(b_ssd_v1_075_coco c_ssd_v1_075_coco_continued a_ssd_v1_100_imagenet d_v2_all_sets a2_ssd_v1_100_imagenet_fidelity e_v2_hard_negatives f_v2_negatives_no_ego g_v2_no_ego_continued h_v2_small_anchors i_v2_all_sets_small_anchors j_v2_hard_negatives_small_anchors k_i_averaged l_ij_averaged m_v2_negatives_flat_from_i1000 n_m_averaged o_m_weighted p_v2_settled_from_o q_v2_webcam_weighted_from_o r_v2_flat_seed8 s_r_weighted u_os_soup t_v2_mined_seed9 v_t_weighted w_osv_soup x_v2_mined_v4_seed10 y_x_weighted z_osvy_soup aa_v2_half_box_crops_seed11 ab_aa_weighted ac_osvab_soup w_read_at_360 ad_v4_at_360_seed12 ae_ad_weighted af_wae_at_360 ag_v4_at_360_seed13 ah_adag_soup ai_v2_at_360_seed14 aj_ai_weighted ak_v4aj_at_360 al_v2_at_360_seed15 am_al_weighted an_v2_at_360_seed16 ao_an_weighted ap_jmo_soup_at_360 aq_v4ap_at_360 ar_v2_at_360_seed17 aw_ar_weighted as_jmow_soup_at_360 ax_v4_at_300_seed18 ay_v4_at_300_seed19 az_v4_at_300_seed20 ba_ax_weighted bb_ay_weighted bc_az_weighted bd_abc_soup be_v4bd_soup bf_v4_wise_ft_010 bg_v4_wise_ft_020 bh_v4_wise_ft_030 bi_bd_wise_ft_020 cv_cards_livingroom_i cv_cards_livingroom_m cv_cards_livingroom_o cv_chess_courtyard_i cv_chess_courtyard_m cv_chess_courtyard_o cv_puzzle_livingroom_i cv_puzzle_livingroom_m cv_puzzle_livingroom_o ego4_i ego4_m ego4_r ego4_t ego4_o ego4_s ego4_v ego4_w ego4_v4_soup cv_chess_courtyard_r cv_chess_courtyard_s cv_chess_courtyard_u cv_puzzle_livingroom_r cv_puzzle_livingroom_s cv_puzzle_livingroom_u cv_cards_livingroom_r cv_cards_livingroom_s cv_cards_livingroom_u bj_v4_read_at_4x3 bk_v2_at_4x3_seed7 bl_v2_at_4x3_seed8 bm_v2_mined_at_4x3_seed9 bn_bk_weighted bo_bl_weighted bp_bm_weighted bq_nop_soup_at_4x3 br_v4bq_at_4x3 cv_chess_courtyard_u43 cv_puzzle_livingroom_u43 cv_cards_livingroom_u43 cv_chess_courtyard_m43 cv_chess_courtyard_o43 cv_puzzle_livingroom_m43 cv_puzzle_livingroom_o43 cv_cards_livingroom_m43 cv_cards_livingroom_o43 bz_bq_read_padded bs_v2_padded_at_4x3_seed7 bt_v2_padded_at_4x3_seed8 bu_v2_mined_padded_at_4x3_seed9 bv_bs_weighted bw_bt_weighted bx_bu_weighted by_vwx_soup_padded_at_4x3 ca_v4by_padded_at_4x3 cv_puzzle_livingroom_mp43 cv_puzzle_livingroom_op43 cv_cards_livingroom_mp43 cv_cards_livingroom_op43 cv_chess_courtyard_mp43 cv_chess_courtyard_op43 cb_v2_by_mined_padded_at_4x3_seed7 cc_v2_by_mined_padded_at_4x3_seed8 cd_v2_by_mined_padded_at_4x3_seed9 ce_cb_weighted cf_cc_weighted cg_cd_weighted ch_efg_soup_by_mined ci_ch_quieted cj_ch_ci_mean ck_ch3_ci1_mean cv_puzzle_livingroom_mm43 cv_puzzle_livingroom_om43 cv_chess_courtyard_mm43 cv_chess_courtyard_om43 cv_cards_livingroom_mm43 cv_cards_livingroom_om43 cl_v2_rps_negatives_at_4x3_seed7 cm_v2_rps_negatives_at_4x3_seed8 cn_v2_rps_negatives_at_4x3_seed9 co_cl_weighted cp_cm_weighted cq_cn_weighted cr_opq_soup_rps_negatives cs_v2_by_mined_padded_at_4x3_seed10 ct_v2_by_mined_padded_at_4x3_seed11 cu_v2_by_mined_padded_at_4x3_seed12 cw_cs_weighted cx_ct_weighted cy_cu_weighted cz_wxy_soup_by_mined_replicate da_v2_negatives_doubled_at_4x3_seed7 db_v2_negatives_doubled_at_4x3_seed8 dc_v2_negatives_doubled_at_4x3_seed9 dd_da_weighted de_db_weighted df_dc_weighted dg_def_soup_negatives_doubled dh_v2_by_mined_padded_at_4x3_seed13 di_v2_by_mined_padded_at_4x3_seed14 dj_v2_by_mined_padded_at_4x3_seed15 dk_dh_weighted dl_di_weighted dm_dj_weighted dn_klm_soup_by_mined_second_replicate do_v2_by_mined_padded_at_4x3_seed16 dp_v2_by_mined_padded_at_4x3_seed17 dq_v2_by_mined_padded_at_4x3_seed18 dr_do_weighted ds_dp_weighted dt_dq_weighted du_rst_soup_by_mined_third_replicate dv_du_quieted dw_du3_dv1_mean)
 SETS=(egohands_frames webcam_hands closeup_hands rps_hands phone_hands)
 extract_shipped() {  # commit, folder: the shipped model of that commit, from git history
   mkdir -p "$2"
@@ -112,7 +112,7 @@ declare -A O_MEAN_OF=(
   [bv_bs_weighted]="bs_v2_padded_at_4x3_seed7 2000" [bw_bt_weighted]="bt_v2_padded_at_4x3_seed8 2000"
   [bx_bu_weighted]="bu_v2_mined_padded_at_4x3_seed9 2000"
   # The same walks with by's own mistakes as one more negative input (cb, cc, cd; repeated
-  # with other seeds: cs, ct, cu and dh, di, dj; with every negative's share doubled: da,
+  # with other seeds: cs, ct, cu, dh, di, dj and do, dp, dq; with every negative's share doubled: da,
   # db, dc), and with rps's hand-free crops too (cl, cm, cn).
   [ce_cb_weighted]="cb_v2_by_mined_padded_at_4x3_seed7 2000" [cf_cc_weighted]="cc_v2_by_mined_padded_at_4x3_seed8 2000"
   [cg_cd_weighted]="cd_v2_by_mined_padded_at_4x3_seed9 2000"
@@ -124,6 +124,8 @@ declare -A O_MEAN_OF=(
   [df_dc_weighted]="dc_v2_negatives_doubled_at_4x3_seed9 2000"
   [dk_dh_weighted]="dh_v2_by_mined_padded_at_4x3_seed13 2000" [dl_di_weighted]="di_v2_by_mined_padded_at_4x3_seed14 2000"
   [dm_dj_weighted]="dj_v2_by_mined_padded_at_4x3_seed15 2000"
+  [dr_do_weighted]="do_v2_by_mined_padded_at_4x3_seed16 2000" [ds_dp_weighted]="dp_v2_by_mined_padded_at_4x3_seed17 2000"
+  [dt_dq_weighted]="dq_v2_by_mined_padded_at_4x3_seed18 2000"
 )
 wise_ft() {  # experiments/wise_ft.py flags...: run $run as fine-tuned weights moved toward COCO
   python3 experiments/wise_ft.py --pipeline "$cfg" --overwrite --out "train_dir/$run" \
@@ -147,17 +149,18 @@ for run in "${runs[@]}"; do
   cfg=experiments/$run/pipeline.config
   # e, f, g, h, j, m, p, q, r, t, x, aa, the walks at 360 (ai, al, an, ar), the walks
   # from v4 at 300 (ax, ay, az) and the walks at 4:3 (bk, bl, bm; padded: bs, bt, bu, cb, cc,
-  # cd, cl, cm, cn, cs, ct, cu, da, db, dc, dh, di, dj; ci) train with hand-free crops of the
-  # training images as negatives.
-  if [[ "$run" =~ ^(([efghjmpqrtx]|aa|ai|al|an|ar|bk|bl|bm|bs|bt|bu|cb|cc|cd|cl|cm|cn|cs|ct|cu|da|db|dc|dh|di|dj)_v2_|a[xyz]_v4_|ci_ch_quieted) ]] && [ ! -d data/negatives/records ]; then
+  # cd, cl, cm, cn, cs, ct, cu, da, db, dc, dh, di, dj, do, dp, dq; ci, dv) train with
+  # hand-free crops of the training images as negatives.
+  if [[ "$run" =~ ^(([efghjmpqrtx]|aa|ai|al|an|ar|bk|bl|bm|bs|bt|bu|cb|cc|cd|cl|cm|cn|cs|ct|cu|da|db|dc|dh|di|dj|do|dp|dq)_v2_|a[xyz]_v4_|ci_ch_quieted|dv_du_quieted) ]] && [ ! -d data/negatives/records ]; then
     python3 experiments/make_negatives.py --out data/negatives
   fi
-  # t, aa, bm, bu, cd, cu, dc, dj and the walks at 360 and from v4 at 300 also train on crops
-  # around v3's own false detections, x also around v4's, cb, cc, cd, cs, ct, cu, dh, di, dj,
-  # ci, cl, cm, cn, da, db, dc on by's mistakes, and cl, cm, cn on rps's hand-free crops.
-  if [[ "$run" =~ ^((c[bcdstu]|d[hij])_v2_by_mined_|ci_ch_quieted|c[lmn]_v2_rps_negatives_|d[abc]_v2_negatives_doubled_) ]]; then mine_own_mistakes by_vwx_soup_padded_at_4x3 data data/mined_negatives_by; fi
+  # t, aa, bm, bu, cd, cu, dc, dj, dq and the walks at 360 and from v4 at 300 also train on
+  # crops around v3's own false detections, x also around v4's, cb, cc, cd, cs, ct, cu, dh, di,
+  # dj, do, dp, dq, ci, dv, cl, cm, cn, da, db, dc on by's mistakes, and cl, cm, cn on rps's
+  # hand-free crops.
+  if [[ "$run" =~ ^((c[bcdstu]|d[hijopq])_v2_by_mined_|ci_ch_quieted|dv_du_quieted|c[lmn]_v2_rps_negatives_|d[abc]_v2_negatives_doubled_) ]]; then mine_own_mistakes by_vwx_soup_padded_at_4x3 data data/mined_negatives_by; fi
   if [[ "$run" =~ ^c[lmn]_v2_rps_negatives_ ]]; then rps_negatives; fi
-  if [[ "$run" =~ ^(t_v2_mined_seed9|aa_v2_half_box_crops_seed11|bm_v2_mined_at_4x3_seed9|bu_v2_mined_padded_at_4x3_seed9|c[dn]_v2_(by_mined_padded|rps_negatives)_at_4x3_seed9|cu_v2_by_mined_padded_at_4x3_seed12|dj_v2_by_mined_padded_at_4x3_seed15|dc_v2_negatives_doubled_at_4x3_seed9|a[ilnr]_v2_at_360_seed1[4-7]|a[xyz]_v4_at_300_seed(18|19|20))$ ]]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
+  if [[ "$run" =~ ^(t_v2_mined_seed9|aa_v2_half_box_crops_seed11|bm_v2_mined_at_4x3_seed9|bu_v2_mined_padded_at_4x3_seed9|c[dn]_v2_(by_mined_padded|rps_negatives)_at_4x3_seed9|cu_v2_by_mined_padded_at_4x3_seed12|dj_v2_by_mined_padded_at_4x3_seed15|dq_v2_by_mined_padded_at_4x3_seed18|dc_v2_negatives_doubled_at_4x3_seed9|a[ilnr]_v2_at_360_seed1[4-7]|a[xyz]_v4_at_300_seed(18|19|20))$ ]]; then mine_with_shipped fe3d9e3 train_dir/v3_model data/mined_negatives; fi
   # ax, ay, az start from the v4 export itself, as it shipped.
   if [[ "$run" =~ ^a[xyz]_v4_at_300_ ]]; then extract_shipped fde1fa5 train_dir/v4_model; fi
   if [ "$run" = x_v2_mined_v4_seed10 ]; then mine_with_shipped fde1fa5 train_dir/v4_model data/mined_negatives_v4; fi
@@ -285,29 +288,35 @@ for run in "${runs[@]}"; do
     # and its mean with v4 (br). The same with pictures narrower than 4:3 padded, not
     # stretched: bq's weights read so (bz), the walks (bs, bt, bu), the soup (by), ca; and
     # with by's own mistakes as negatives: the walks (cb, cc, cd) and the soup (ch), the same
-    # with other seeds (cs, ct, cu; cz; and dh, di, dj; dn) and with every negative's share
-    # doubled (da, db, dc; dg); and with rps's hand-free crops too: cl, cm, cn and cr.
+    # with other seeds (cs, ct, cu; cz; dh, di, dj; dn; and do, dp, dq; du) and with every
+    # negative's share doubled (da, db, dc; dg); and with rps's hand-free crops too: cl, cm, cn
+    # and cr.
     bj_v4_read_at_4x3)
       recover_v4
       average --checkpoints train_dir/v4_recovered/ckpt-1 ;;
     bz_bq_read_padded)
       average --checkpoints train_dir/bq_nop_soup_at_4x3/ckpt-2000 ;;
-    b[kl]_v2_at_4x3_seed[78]|bm_v2_mined_at_4x3_seed9|b[st]_v2_padded_at_4x3_seed[78]|bu_v2_mined_padded_at_4x3_seed9|c[bcd]_v2_by_mined_padded_at_4x3_seed[789]|c[stu]_v2_by_mined_padded_at_4x3_seed1[012]|d[hij]_v2_by_mined_padded_at_4x3_seed1[345]|d[abc]_v2_negatives_doubled_at_4x3_seed[789]|c[lmn]_v2_rps_negatives_at_4x3_seed[789])
+    b[kl]_v2_at_4x3_seed[78]|bm_v2_mined_at_4x3_seed9|b[st]_v2_padded_at_4x3_seed[78]|bu_v2_mined_padded_at_4x3_seed9|c[bcd]_v2_by_mined_padded_at_4x3_seed[789]|c[stu]_v2_by_mined_padded_at_4x3_seed1[012]|d[hij]_v2_by_mined_padded_at_4x3_seed1[345]|d[opq]_v2_by_mined_padded_at_4x3_seed1[678]|d[abc]_v2_negatives_doubled_at_4x3_seed[789]|c[lmn]_v2_rps_negatives_at_4x3_seed[789])
       walk "${run##*seed}" 250 ;;
-    bq_nop_soup_at_4x3|by_vwx_soup_padded_at_4x3|ch_efg_soup_by_mined|cr_opq_soup_rps_negatives|cz_wxy_soup_by_mined_replicate|dg_def_soup_negatives_doubled|dn_klm_soup_by_mined_second_replicate)
+    bq_nop_soup_at_4x3|by_vwx_soup_padded_at_4x3|ch_efg_soup_by_mined|cr_opq_soup_rps_negatives|cz_wxy_soup_by_mined_replicate|dg_def_soup_negatives_doubled|dn_klm_soup_by_mined_second_replicate|du_rst_soup_by_mined_third_replicate)
       declare -A MEANS_AT_4X3=([bq_nop_soup_at_4x3]="bn_bk_weighted bo_bl_weighted bp_bm_weighted"
                                [by_vwx_soup_padded_at_4x3]="bv_bs_weighted bw_bt_weighted bx_bu_weighted"
                                [ch_efg_soup_by_mined]="ce_cb_weighted cf_cc_weighted cg_cd_weighted"
                                [cr_opq_soup_rps_negatives]="co_cl_weighted cp_cm_weighted cq_cn_weighted"
                                [cz_wxy_soup_by_mined_replicate]="cw_cs_weighted cx_ct_weighted cy_cu_weighted"
                                [dg_def_soup_negatives_doubled]="dd_da_weighted de_db_weighted df_dc_weighted"
-                               [dn_klm_soup_by_mined_second_replicate]="dk_dh_weighted dl_di_weighted dm_dj_weighted")
+                               [dn_klm_soup_by_mined_second_replicate]="dk_dh_weighted dl_di_weighted dm_dj_weighted"
+                               [du_rst_soup_by_mined_third_replicate]="dr_do_weighted ds_dp_weighted dt_dq_weighted")
       average --checkpoints $(printf 'train_dir/%s/ckpt-2000 ' ${MEANS_AT_4X3[$run]}) ;;
-    # ch's and ci's weights mixed 1:1 (cj) and 3:1 (ck).
-    cj_ch_ci_mean|ck_ch3_ci1_mean)
-      declare -A CH_CI_WEIGHTS=([cj_ch_ci_mean]="1 1" [ck_ch3_ci1_mean]="3 1")
-      average --checkpoints train_dir/ch_efg_soup_by_mined/ckpt-2000 train_dir/ci_ch_quieted/ckpt-600 \
-        --weights ${CH_CI_WEIGHTS[$run]} ;;
+    # A soup's weights mixed with the same soup continued with the negatives doubled: ch's and
+    # ci's 1:1 (cj) and 3:1 (ck), du's and dv's 3:1 (dw).
+    cj_ch_ci_mean|ck_ch3_ci1_mean|dw_du3_dv1_mean)
+      declare -A QUIETED_MIX=([cj_ch_ci_mean]="ch_efg_soup_by_mined ci_ch_quieted 1 1"
+                              [ck_ch3_ci1_mean]="ch_efg_soup_by_mined ci_ch_quieted 3 1"
+                              [dw_du3_dv1_mean]="du_rst_soup_by_mined_third_replicate dv_du_quieted 3 1")
+      read -r soup quiet soup_weight quiet_weight <<< "${QUIETED_MIX[$run]}"
+      average --checkpoints "train_dir/$soup/ckpt-2000" "train_dir/$quiet/ckpt-600" \
+        --weights "$soup_weight" "$quiet_weight" ;;
     br_v4bq_at_4x3|ca_v4by_padded_at_4x3)
       declare -A SOUP_AT_4X3=([br_v4bq_at_4x3]=bq_nop_soup_at_4x3 [ca_v4by_padded_at_4x3]=by_vwx_soup_padded_at_4x3)
       with_v4 "train_dir/${SOUP_AT_4X3[$run]}/ckpt-2000" ;;
@@ -340,7 +349,7 @@ for run in "${runs[@]}"; do
   # ego4 trained on every EgoHands video: it is scored on the other four sets only (not "all",
   # which holds the office video), and its walks (i, m, r, t) not at all, nor are the walks
   # at 4:3 (their means are).
-  if [[ "$run" =~ ^(ego4_[imrt]|b[klmstu]_v2_.*|c[bcdlmnstu]_v2_.*|d[abchij]_v2_.*)$ ]]; then continue; fi
+  if [[ "$run" =~ ^(ego4_[imrt]|b[klmstu]_v2_.*|c[bcdlmnstu]_v2_.*|d[abchijopq]_v2_.*)$ ]]; then continue; fi
   views=(all "${SETS[@]}"); [[ "$run" =~ ^ego4_ ]] && views=("${SETS[@]:1}")
   for view in "${views[@]}"; do
     if [ "$view" = all ]; then records=(); else records=(--records "data/$view/records/eval.record-*"); fi
