@@ -994,6 +994,9 @@ SECOND_REPLICATE_SOUP = "dn_klm_soup_by_mined_second_replicate"
 # egocentric AP@0.5 (checkpoint, one pass) is within 0.03 of du's.
 # Decision rule: dn's, unchanged (its (3) with the limits egocentric 28, webcam 37, close-up
 # 37, rps 261, phone 18), for dw alone.
+# (dw met all four: checkpoint egocentric 0.789, webcam 0.997, close-up 0.993, rps 0.307, phone
+# 0.951; int8 within 0.010; int8 crops 9 / 28 / 4 / 128 / 5, inside by's old limits too; 1.38x
+# v1's time. Both hypotheses held (du: webcam crops 30, egocentric 0.780). dw ships as v5.)
 THIRD_REPLICATE_WALKS = dict(zip(["do_v2_by_mined_padded_at_4x3_seed16", "dp_v2_by_mined_padded_at_4x3_seed17",
                                   "dq_v2_by_mined_padded_at_4x3_seed18"], BY_MINED_WALKS))   # walk -> cb, cc, cd
 THIRD_REPLICATE_MEANS = dict(zip(["dr_do_weighted", "ds_dp_weighted", "dt_dq_weighted"], THIRD_REPLICATE_WALKS))

@@ -378,7 +378,7 @@ shipped_int8 20cdd6d train_dir/v2_model experiments/e_v2_hard_negatives/pipeline
 # The shipped model: export the chosen run, score every exported format on every
 # held-out set, and count false detections on hand-free crops (v1 alongside, once). A model
 # trained on every EgoHands video (ego4_*) has no egocentric held-out set.
-SHIP=${SHIP:-w_osv_soup}
+SHIP=${SHIP:-dw_du3_dv1_mean}
 if [ -f "train_dir/$SHIP/checkpoint" ]; then   # trained or averaged
   python3 experiments/summarize.py --write
   python3 export.py --pipeline "experiments/$SHIP/pipeline.config" --checkpoint "train_dir/$SHIP" \
