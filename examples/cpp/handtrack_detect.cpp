@@ -1,13 +1,14 @@
 // handtrack_detect: hand detection in C++ with OpenCV's dnn module and model.onnx.
 //
 // Usage: handtrack_detect MODEL.onnx SOURCE [--score-thresh 0.5] [--iou 0.6]
-//                         [--max-det 100] [--input-size 300] [--pad-narrower 0]
+//                         [--max-det 100] [--input-size 400x300] [--pad-narrower 1]
 //                         [--max-frames N]
 //   SOURCE: an image file, a video file, or a camera index (0, 1, ...).
 //   --input-size: the model's input, PX (square) or WxH (e.g. 400x300);
 //   --pad-narrower 1: black side bars on a frame narrower than WxH before the resize,
 //   for a model exported with pad_narrower_images. Both are in the export's
-//   export_info.json ("input_size" [H, W], "pad_narrower_images").
+//   export_info.json ("input_size" [H, W], "pad_narrower_images"); the defaults are the
+//   shipped model's (v5: 400x300, padded).
 //
 // Prints, per frame:  frame N: K hands
 //                     hand SCORE X1 Y1 X2 Y2      (pixels of the frame, 2 decimals)
@@ -42,8 +43,8 @@ struct Hand {
 
 struct Options {
   float score_thresh = 0.5f, iou = 0.6f, nms_score = 1e-8f;
-  int max_det = 100, input_width = 300, input_height = 300;
-  bool pad_narrower = false;
+  int max_det = 100, input_width = 400, input_height = 300;
+  bool pad_narrower = true;
   long max_frames = -1;
 };
 
