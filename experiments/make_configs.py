@@ -130,6 +130,14 @@ def negatives_added(negatives: dict[str, float]):
     return edit
 
 
+def with_negatives_taking_their_share(cfg, negatives: dict[str, float]) -> None:
+    """The config's negative inputs replaced by `negatives`, the hand sets keeping their
+    proportions in the share left to them."""
+    hands = hand_shares(cfg)
+    share = (1 - sum(negatives.values())) / sum(hands.values())
+    with_negatives(cfg, negatives, {s: round(w * share, 4) for s, w in hands.items()})
+
+
 def continue_from(cfg, start: str, steps: int, rate: float, warmup_rate: float,
                   warmup_steps: int, hold_steps: int | None = None) -> None:
     """A continuation stage: fine-tune from `start` for `steps` steps on a cosine rate
@@ -847,9 +855,7 @@ def quieted(soup: str):
     """ci's edit of cb's config: continue `soup`'s weights CH_QUIETED_STEPS steps with the
     negatives' share doubled, the hand sets keeping their proportions in the rest."""
     def edit(cfg) -> None:
-        hands = hand_shares(cfg)
-        share = (1 - sum(CH_QUIETED_NEGATIVES.values())) / sum(hands.values())
-        with_negatives(cfg, CH_QUIETED_NEGATIVES, {s: round(w * share, 4) for s, w in hands.items()})
+        with_negatives_taking_their_share(cfg, CH_QUIETED_NEGATIVES)
         continue_from(cfg, f"train_dir/{soup}/ckpt-2000", CH_QUIETED_STEPS, 0.0005, 0.0001, 50)
     return edit
 
@@ -1048,10 +1054,7 @@ NEGATIVES_DOUBLED_SOUP = "dg_def_soup_negatives_doubled"
 def write_negatives_doubled(here: Path) -> None:
     def doubled(negatives: dict[str, float]):
         def edit(cfg) -> None:
-            hands = hand_shares(cfg)
-            share = (1 - 2 * sum(negatives.values())) / sum(hands.values())
-            with_negatives(cfg, {path: round(2 * w, 4) for path, w in negatives.items()},
-                           {s: round(w * share, 4) for s, w in hands.items()})
+            with_negatives_taking_their_share(cfg, {path: round(2 * w, 4) for path, w in negatives.items()})
         return edit
 
     write_padded_walks(here, NEGATIVES_DOUBLED_WALKS, NEGATIVES_DOUBLED_MEANS, NEGATIVES_DOUBLED_SOUP,
